@@ -1,0 +1,34 @@
+//! Torii's domain model: what translation produces from resources and what the proxy runs.
+//!
+//! Every value here is valid once built (parse, don't validate). Nothing here does I/O and
+//! nothing here knows the wire formats; `torii-translate` builds a [`Config`] and a
+//! [`status::StatusReport`] from resources, `torii-routing` compiles the routes for lookup and
+//! `torii-proxy` turns the whole into runtime objects.
+
+pub mod backend;
+pub mod hostname;
+pub mod http_route;
+pub mod ids;
+pub mod listener;
+pub mod status;
+
+pub use backend::{AppProtocol, Backend, BackendId, BackendTarget, Endpoint, WeightedTarget};
+pub use hostname::{HostnameMatch, InvalidHostname};
+pub use http_route::*;
+pub use ids::{GatewayId, ListenerId, RouteId, RouteKind};
+pub use listener::{
+    ListenerConfig, ListenerProtocol, PortConfig, PortProtocol, TcpRoute, TcpRouteAttachment,
+    TlsCertificate, TlsRoute, TlsRouteAttachment,
+};
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One complete, consistent configuration: everything the data plane serves.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// One entry per socket to bind (address and port), with the listeners that share it.
+    pub ports: Vec<PortConfig>,
+    /// Every backend referenced by a route, by id.
+    pub backends: BTreeMap<BackendId, Arc<Backend>>,
+}

@@ -1,0 +1,129 @@
+//! Body types: what goes upstream and what goes back downstream.
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+
+/// The error type of proxied bodies.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body sent downstream: an upstream body streamed through, or a local answer.
+pub enum ResponseBody {
+    /// Streamed from the upstream response.
+    Upstream(Incoming),
+    /// A complete local body (errors, redirects, CORS preflights).
+    Full(Option<Bytes>),
+}
+
+impl ResponseBody {
+    /// An empty body.
+    pub fn empty() -> Self {
+        ResponseBody::Full(None)
+    }
+
+    /// A body of static text.
+    pub fn text(text: &'static str) -> Self {
+        ResponseBody::Full(Some(Bytes::from_static(text.as_bytes())))
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            ResponseBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::Upstream(body) => body.is_end_stream(),
+            ResponseBody::Full(data) => data.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Upstream(body) => body.size_hint(),
+            ResponseBody::Full(Some(data)) => SizeHint::with_exact(data.len() as u64),
+            ResponseBody::Full(None) => SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// A request body sent upstream.
+pub enum RequestBody {
+    /// The downstream body streamed through, optionally copied to mirrors.
+    Downstream {
+        /// The downstream body.
+        body: Incoming,
+        /// Mirrors receiving a copy of every data frame; a mirror that falls behind is dropped.
+        copies: Vec<mpsc::Sender<Bytes>>,
+    },
+    /// A body known in full (retries, mirror copies of empty bodies).
+    Full(Option<Bytes>),
+    /// A copy fed by the primary request's body (mirrors).
+    Copy(mpsc::Receiver<Bytes>),
+}
+
+impl RequestBody {
+    /// An empty body.
+    pub fn empty() -> Self {
+        RequestBody::Full(None)
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            RequestBody::Downstream { body, copies } => {
+                let polled = Pin::new(body).poll_frame(cx);
+                if let Poll::Ready(Some(Ok(frame))) = &polled {
+                    if let Some(data) = frame.data_ref() {
+                        // A full or closed copy channel means that mirror is slow or gone: it
+                        // loses its copy (its body ends early) rather than slowing us down.
+                        copies.retain(|tx| tx.try_send(data.clone()).is_ok());
+                    }
+                }
+                if let Poll::Ready(None) = &polled {
+                    copies.clear();
+                }
+                polled.map_err(Into::into)
+            }
+            RequestBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            RequestBody::Copy(rx) => rx.poll_recv(cx).map(|d| d.map(|d| Ok(Frame::data(d)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Downstream { body, .. } => body.is_end_stream(),
+            RequestBody::Full(data) => data.is_none(),
+            RequestBody::Copy(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            RequestBody::Downstream { body, .. } => body.size_hint(),
+            RequestBody::Full(Some(data)) => SizeHint::with_exact(data.len() as u64),
+            RequestBody::Full(None) => SizeHint::with_exact(0),
+            RequestBody::Copy(_) => SizeHint::default(),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Errors of the request path and the one place they become HTTP responses.
+
+use crate::body::ResponseBody;
+use http::{header, HeaderValue, Response, StatusCode};
+
+/// Why a request could not be proxied. Each variant knows its side (downstream, upstream,
+/// config) and its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No listener or route matches the request.
+    #[error("no route matches the request")]
+    NoRoute,
+    /// The HTTPS request's Host belongs to another listener than its SNI.
+    #[error("request host does not belong to the TLS server name's listener")]
+    Misdirected,
+    /// The rule's chosen backend reference is invalid, or the rule has no backends.
+    #[error("the route's backend reference is invalid")]
+    InvalidBackend,
+    /// The backend has no ready endpoint.
+    #[error("no ready endpoint for backend")]
+    NoEndpoints,
+    /// Connecting to the upstream endpoint failed.
+    #[error("upstream connect failed")]
+    UpstreamConnect(#[source] hyper_util::client::legacy::Error),
+    /// The upstream request failed after connecting.
+    #[error("upstream request failed")]
+    Upstream(#[source] hyper_util::client::legacy::Error),
+    /// The request or backend timeout passed.
+    #[error("upstream timed out")]
+    Timeout,
+    /// The request is malformed in a way the proxy refuses.
+    #[error("bad request")]
+    BadRequest,
+}
+
+impl ProxyError {
+    /// The status code answered downstream.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
+            ProxyError::InvalidBackend => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::NoEndpoints => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::UpstreamConnect(_) | ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::BadRequest => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Whether the failure happened before the upstream saw the request, so any request may
+    /// be retried safely.
+    pub fn never_reached_upstream(&self) -> bool {
+        matches!(self, ProxyError::UpstreamConnect(_) | ProxyError::NoEndpoints)
+    }
+
+    /// The downstream response for this error.
+    pub fn into_response(self) -> Response<ResponseBody> {
+        let status = self.status();
+        let text: &'static str = match status {
+            StatusCode::NOT_FOUND => "no route\n",
+            StatusCode::MISDIRECTED_REQUEST => "misdirected request\n",
+            StatusCode::INTERNAL_SERVER_ERROR => "invalid backend\n",
+            StatusCode::SERVICE_UNAVAILABLE => "no healthy upstream\n",
+            StatusCode::BAD_GATEWAY => "upstream unavailable\n",
+            StatusCode::GATEWAY_TIMEOUT => "upstream timeout\n",
+            _ => "bad request\n",
+        };
+        let mut response = Response::new(ResponseBody::text(text));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response
+    }
+}

@@ -1,0 +1,26 @@
+//! The data plane: binds listeners, accepts connections, terminates TLS, routes HTTP requests
+//! through filters to balanced upstream endpoints, proxies TLS passthrough and TCP.
+//!
+//! The proxy serves an immutable [`snapshot::Snapshot`] swapped atomically by
+//! [`Proxy::apply`]; every request loads the current snapshot once and finishes on it.
+//! Module order follows a request: [`listener`] → [`downstream`] (TLS/SNI, HTTP server) →
+//! [`service`] (routing, filters) → [`upstream`] (balancing, forwarding), with [`mirror`],
+//! [`tcp`] and [`error`] beside them.
+
+pub mod body;
+pub mod downstream;
+pub mod error;
+pub mod filters;
+pub mod io;
+pub mod listener;
+pub mod metrics;
+pub mod mirror;
+pub mod proxy;
+pub mod service;
+pub mod snapshot;
+pub mod tcp;
+pub mod upstream;
+
+pub use metrics::ProxyMetrics;
+pub use proxy::{ApplyError, ApplyReport, Proxy, ProxyOptions};
+pub use snapshot::Snapshot;

@@ -1,0 +1,80 @@
+//! Bound sockets and their accept loops.
+
+use crate::proxy::Shared;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Binds a listening socket (SO_REUSEADDR, non-blocking, backlog 4096).
+pub fn bind_socket(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let domain = socket2::Domain::for_address(address);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}
+
+/// A running accept loop; closing it stops accepting (open connections go on).
+pub(crate) struct ListenerHandle {
+    stop: oneshot::Sender<()>,
+}
+
+impl ListenerHandle {
+    /// Starts accepting on `socket`.
+    pub(crate) fn spawn(
+        shared: Arc<Shared>,
+        address: SocketAddr,
+        socket: std::net::TcpListener,
+    ) -> Self {
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(accept_loop(shared, address, socket, stopped));
+        ListenerHandle { stop }
+    }
+
+    /// Stops accepting and closes the socket.
+    pub(crate) fn close(self) {
+        let _ = self.stop.send(());
+    }
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    socket: std::net::TcpListener,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let listener = match TcpListener::from_std(socket) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, %address, "cannot register listener");
+            return;
+        }
+    };
+    tracing::info!(%address, "listening");
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    tokio::spawn(crate::downstream::serve(shared, stream, peer, address));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, %address, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    tracing::info!(%address, "stopped listening");
+}

@@ -1,0 +1,542 @@
+//! The HTTP request path: route, apply filters, pick a backend, forward, answer.
+
+use crate::body::{RequestBody, ResponseBody};
+use crate::downstream::ConnInfo;
+use crate::error::ProxyError;
+use crate::filters::{self, RedirectContext};
+use crate::metrics::{RequestLabels, RouteLabels, StatusClass};
+use crate::mirror::{self, MirrorPlan};
+use crate::proxy::Shared;
+use crate::snapshot::Snapshot;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
+use torii_config::{
+    AppProtocol, BackendTarget, Cors, HeaderModifier, HttpBackend, HttpFilter, HttpRule, PathMatch,
+    UrlRewrite,
+};
+use torii_routing::{RequestInfo, RouteOutcome};
+
+static NONE: LazyLock<Arc<String>> = LazyLock::new(|| Arc::new(String::from("none")));
+
+/// Metric labels gathered while a request is handled.
+struct Labels {
+    gateway: Arc<String>,
+    route: Arc<String>,
+    backend: Arc<String>,
+}
+
+/// Handles one downstream request; never fails (errors become responses).
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let started = Instant::now();
+    let snapshot = shared.snapshot.load_full();
+    let mut labels = Labels {
+        gateway: NONE.clone(),
+        route: NONE.clone(),
+        backend: NONE.clone(),
+    };
+    let method = shared.options.access_log.then(|| request.method().clone());
+    let uri = shared.options.access_log.then(|| request.uri().clone());
+    let response = match proxy(&shared, &snapshot, &conn, request, &mut labels).await {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status().is_server_error() {
+                tracing::debug!(%error, peer = %conn.peer, "request failed");
+            }
+            error.into_response()
+        }
+    };
+    let elapsed = started.elapsed();
+    let status = response.status();
+    shared
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            gateway: labels.gateway.clone(),
+            route: labels.route.clone(),
+            backend: labels.backend.clone(),
+            class: StatusClass::of(status),
+        })
+        .inc();
+    shared
+        .metrics
+        .request_duration
+        .get_or_create(&RouteLabels {
+            gateway: labels.gateway.clone(),
+            route: labels.route.clone(),
+        })
+        .observe(elapsed.as_secs_f64());
+    if let (Some(method), Some(uri)) = (method, uri) {
+        access_log(&conn, &method, &uri, status, elapsed, &labels);
+    }
+    Ok(response)
+}
+
+fn access_log(
+    conn: &ConnInfo,
+    method: &http::Method,
+    uri: &Uri,
+    status: StatusCode,
+    elapsed: std::time::Duration,
+    labels: &Labels,
+) {
+    // Only the path is logged, never the query (it may carry tokens) nor any header.
+    let line = serde_json::json!({
+        "ts": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
+        "client": conn.peer.ip().to_string(),
+        "method": method.as_str(),
+        "path": uri.path(),
+        "status": status.as_u16(),
+        "duration_ms": elapsed.as_secs_f64() * 1000.0,
+        "gateway": labels.gateway.as_str(),
+        "route": labels.route.as_str(),
+        "backend": labels.backend.as_str(),
+        "tls": conn.tls,
+    });
+    println!("{line}");
+}
+
+/// The request's host, lower-case and without port.
+fn request_host(parts: &http::request::Parts) -> Cow<'_, str> {
+    let raw = parts
+        .uri
+        .host()
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or("");
+    let host = strip_port(raw);
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Filters collected from a rule and its chosen backend.
+#[derive(Default)]
+struct Plan<'a> {
+    rewrite: Option<&'a UrlRewrite>,
+    mirrors: Vec<MirrorPlan<'a>>,
+    response_modifiers: Vec<&'a HeaderModifier>,
+    cors: Option<&'a Cors>,
+}
+
+async fn proxy(
+    shared: &Arc<Shared>,
+    snapshot: &Arc<Snapshot>,
+    conn: &ConnInfo,
+    request: Request<Incoming>,
+    labels: &mut Labels,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let (mut parts, body) = request.into_parts();
+    let port = snapshot.ports.get(&conn.bind).ok_or(ProxyError::NoRoute)?;
+    let host = request_host(&parts).into_owned();
+    let outcome = port.router.route(&RequestInfo {
+        host: &host,
+        method: &parts.method,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    });
+    let matched = match outcome {
+        RouteOutcome::Matched(matched) => matched,
+        RouteOutcome::NoListener | RouteOutcome::NoRoute { .. } => {
+            return Err(ProxyError::NoRoute)
+        }
+    };
+    labels.gateway = port.gateway_labels[matched.listener].clone();
+    labels.route = snapshot.route_label(matched.route);
+    if let Some(sni_listener) = conn.sni_listener {
+        if sni_listener != matched.listener {
+            return Err(ProxyError::Misdirected);
+        }
+    }
+    let rule: &HttpRule = matched.rule;
+    let matched_prefix = match &matched.matched.path {
+        PathMatch::Prefix(prefix) => Some(prefix.as_str()),
+        _ => None,
+    };
+    let redirect_base = RedirectBase {
+        scheme: if conn.tls { "https" } else { "http" },
+        host: &host,
+        listener_port: conn.bind.port(),
+        matched_prefix,
+    };
+
+    let mut plan = Plan::default();
+    if let Some(response) = apply_filters(&rule.filters, &mut parts, &mut plan, &redirect_base) {
+        return Ok(response);
+    }
+    let backend = pick_backend(&rule.backends).ok_or(ProxyError::InvalidBackend)?;
+    if let Some(response) = apply_filters(&backend.filters, &mut parts, &mut plan, &redirect_base) {
+        return Ok(response);
+    }
+    let BackendTarget::Resolved(id) = &backend.target.target else {
+        return Err(ProxyError::InvalidBackend);
+    };
+    let upstream = snapshot.backends.get(id).ok_or(ProxyError::InvalidBackend)?;
+    labels.backend = upstream.label.clone();
+    let protocol = if rule.grpc {
+        AppProtocol::H2c
+    } else {
+        upstream.backend.protocol
+    };
+
+    // The request as the upstream sees it.
+    let path_and_query = upstream_path(&parts, plan.rewrite, matched_prefix);
+    let origin = plan.cors.and_then(|_| parts.headers.get(header::ORIGIN).cloned());
+    let downstream_upgrade = if is_upgrade(&parts.headers) {
+        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+    } else {
+        None
+    };
+    prepare_upstream_headers(&mut parts, conn, &host, plan.rewrite, downstream_upgrade.is_some());
+
+    let has_body = !http_body::Body::is_end_stream(&body);
+    let copies = if plan.mirrors.is_empty() {
+        Vec::new()
+    } else {
+        mirror::start(
+            shared,
+            snapshot,
+            &plan.mirrors,
+            &parts.method,
+            &path_and_query,
+            &parts.headers,
+            has_body,
+        )
+    };
+
+    let retry = rule.retry.as_ref().filter(|_| !has_body);
+    let attempts = 1 + retry.map_or(0, |r| r.attempts);
+    let mut body = Some(RequestBody::Downstream { body, copies });
+    let send_all = async {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let endpoint = upstream.pick().ok_or(ProxyError::NoEndpoints)?;
+            let uri = Uri::try_from(format!("http://{endpoint}{path_and_query}"))
+                .map_err(|_| ProxyError::BadRequest)?;
+            let mut request = Request::new(body.take().unwrap_or_else(RequestBody::empty));
+            *request.method_mut() = parts.method.clone();
+            *request.uri_mut() = uri;
+            *request.version_mut() = match protocol {
+                AppProtocol::H2c => Version::HTTP_2,
+                _ => Version::HTTP_11,
+            };
+            *request.headers_mut() = if attempt < attempts {
+                parts.headers.clone()
+            } else {
+                std::mem::take(&mut parts.headers)
+            };
+            let result = shared
+                .upstreams
+                .send(protocol, request, rule.timeouts.backend_request)
+                .await;
+            if let Err(ProxyError::UpstreamConnect(_)) = &result {
+                shared
+                    .metrics
+                    .upstream_connect_errors
+                    .get_or_create(&crate::metrics::BackendLabels {
+                        backend: upstream.label.clone(),
+                    })
+                    .inc();
+            }
+            let retryable = match (&result, retry) {
+                (_, None) => false,
+                (Ok(response), Some(retry)) => retry.codes.contains(&response.status().as_u16()),
+                (Err(error), Some(_)) => {
+                    matches!(error, ProxyError::UpstreamConnect(_) | ProxyError::Upstream(_))
+                }
+            };
+            if !retryable || attempt >= attempts {
+                return result;
+            }
+            if let Some(backoff) = retry.and_then(|r| r.backoff) {
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    };
+    let response = match rule.timeouts.request {
+        Some(timeout) => tokio::time::timeout(timeout, send_all)
+            .await
+            .map_err(|_| ProxyError::Timeout)??,
+        None => send_all.await?,
+    };
+
+    let (mut response_parts, response_body) = response.into_parts();
+    if response_parts.status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(downstream) = downstream_upgrade {
+            let upstream_upgrade = response_parts
+                .extensions
+                .remove::<hyper::upgrade::OnUpgrade>();
+            if let Some(upstream_upgrade) = upstream_upgrade {
+                tokio::spawn(splice_upgraded(downstream, upstream_upgrade));
+            }
+        }
+    } else {
+        strip_hop_by_hop(&mut response_parts.headers);
+    }
+    for modifier in &plan.response_modifiers {
+        filters::modify_headers(&mut response_parts.headers, modifier);
+    }
+    if let Some(cors) = plan.cors {
+        filters::cors_decorate(cors, origin.as_ref(), &mut response_parts.headers);
+    }
+    Ok(Response::from_parts(
+        response_parts,
+        ResponseBody::Upstream(response_body),
+    ))
+}
+
+/// What a redirect needs of the request besides its path.
+struct RedirectBase<'a> {
+    scheme: &'static str,
+    host: &'a str,
+    listener_port: u16,
+    matched_prefix: Option<&'a str>,
+}
+
+/// Applies filters in order; returns an answer when a filter ends the request.
+fn apply_filters<'a>(
+    list: &'a [HttpFilter],
+    parts: &mut http::request::Parts,
+    plan: &mut Plan<'a>,
+    redirect: &RedirectBase<'_>,
+) -> Option<Response<ResponseBody>> {
+    for filter in list {
+        match filter {
+            HttpFilter::RequestHeaderModifier(modifier) => {
+                filters::modify_headers(&mut parts.headers, modifier)
+            }
+            HttpFilter::ResponseHeaderModifier(modifier) => {
+                plan.response_modifiers.push(modifier)
+            }
+            HttpFilter::RequestRedirect(filter) => {
+                let context = RedirectContext {
+                    scheme: redirect.scheme,
+                    host: redirect.host,
+                    listener_port: redirect.listener_port,
+                    path: parts.uri.path(),
+                    query: parts.uri.query(),
+                    matched_prefix: redirect.matched_prefix,
+                };
+                return Some(filters::redirect(filter, &context));
+            }
+            HttpFilter::UrlRewrite(rewrite) => plan.rewrite = Some(rewrite),
+            HttpFilter::RequestMirror(mirror) => {
+                if let Some(sampled) = MirrorPlan::sample(mirror) {
+                    plan.mirrors.push(sampled);
+                }
+            }
+            HttpFilter::Cors(cors) => {
+                if let Some(response) = filters::cors_preflight(cors, &parts.method, &parts.headers)
+                {
+                    return Some(response);
+                }
+                plan.cors = Some(cors);
+            }
+        }
+    }
+    None
+}
+
+/// Picks a backend by weight; `None` when there are none or all weights are 0.
+fn pick_backend(backends: &[HttpBackend]) -> Option<&HttpBackend> {
+    match backends {
+        [] => None,
+        [only] => (only.target.weight > 0).then_some(only),
+        _ => {
+            let total: u64 = backends.iter().map(|b| u64::from(b.target.weight)).sum();
+            if total == 0 {
+                return None;
+            }
+            let mut roll = fastrand::u64(0..total);
+            for backend in backends {
+                let weight = u64::from(backend.target.weight);
+                if roll < weight {
+                    return Some(backend);
+                }
+                roll -= weight;
+            }
+            None
+        }
+    }
+}
+
+fn upstream_path(
+    parts: &http::request::Parts,
+    rewrite: Option<&UrlRewrite>,
+    matched_prefix: Option<&str>,
+) -> String {
+    let path = parts.uri.path();
+    let mut out = match rewrite.and_then(|r| r.path.as_ref()) {
+        Some(modifier) => filters::rewrite_path(path, modifier, matched_prefix),
+        None => path.to_string(),
+    };
+    if let Some(query) = parts.uri.query() {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(connection) = headers.get(header::CONNECTION) {
+        let named: Vec<HeaderName> = connection
+            .to_str()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+fn prepare_upstream_headers(
+    parts: &mut http::request::Parts,
+    conn: &ConnInfo,
+    host: &str,
+    rewrite: Option<&UrlRewrite>,
+    upgrade: bool,
+) {
+    let upgrade_value = upgrade
+        .then(|| parts.headers.get(header::UPGRADE).cloned())
+        .flatten();
+    // HTTP/2 requests carry the host in the URI: give HTTP/1.1 upstreams a Host header.
+    if !parts.headers.contains_key(header::HOST) {
+        if let Some(authority) = parts.uri.authority() {
+            if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
+                parts.headers.insert(header::HOST, value);
+            }
+        }
+    }
+    let original_host = parts.headers.get(header::HOST).cloned();
+    strip_hop_by_hop(&mut parts.headers);
+    if let Some(value) = upgrade_value {
+        parts.headers.insert(header::UPGRADE, value);
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    if let Some(hostname) = rewrite.and_then(|r| r.hostname.as_deref()) {
+        if let Ok(value) = HeaderValue::from_str(hostname) {
+            parts.headers.insert(header::HOST, value);
+        }
+    }
+    let client = conn.peer.ip().to_string();
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(previous) => format!("{previous}, {client}"),
+        None => client,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        parts.headers.insert("x-forwarded-for", value);
+    }
+    parts.headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
+    );
+    if let Some(value) = original_host.or_else(|| HeaderValue::from_str(host).ok()) {
+        parts.headers.insert("x-forwarded-host", value);
+    }
+    let via = match parts.version {
+        Version::HTTP_2 => "2 torii",
+        Version::HTTP_10 => "1.0 torii",
+        _ => "1.1 torii",
+    };
+    parts.headers.append(header::VIA, HeaderValue::from_static(via));
+}
+
+async fn splice_upgraded(downstream: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    let (Ok(downstream), Ok(upstream)) = tokio::join!(downstream, upstream) else {
+        return;
+    };
+    let mut downstream = hyper_util::rt::TokioIo::new(downstream);
+    let mut upstream = hyper_util::rt::TokioIo::new(upstream);
+    let _ = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_loses_port_and_case() {
+        let req = Request::builder()
+            .uri("/x")
+            .header("host", "Example.COM:8080")
+            .body(())
+            .unwrap();
+        let (parts, _) = req.into_parts();
+        assert_eq!(request_host(&parts), "example.com");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("a.b"), "a.b");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close, x-secret"));
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("x-kept"));
+    }
+}

@@ -1,0 +1,117 @@
+//! Layer-4 proxying: TCPRoutes and TLSRoutes (passthrough and terminated).
+
+use crate::proxy::Shared;
+use crate::snapshot::PortRuntime;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use torii_config::{BackendTarget, ListenerConfig, WeightedTarget};
+
+/// Proxies a TCP connection by the port's TCPRoute.
+pub(crate) async fn serve_tcp_route(
+    shared: Arc<Shared>,
+    port: Arc<PortRuntime>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let route = port
+        .config
+        .listeners
+        .iter()
+        .flat_map(|l| l.tcp_routes.iter())
+        .next();
+    let Some(route) = route else { return };
+    let backends = route.route.backends.clone();
+    splice_to(shared, &backends, stream, peer).await
+}
+
+/// Proxies a TLS connection (raw or decrypted) by the listener's TLSRoute matching the SNI.
+pub(crate) async fn serve_tls_route<S>(
+    shared: Arc<Shared>,
+    listener: &ListenerConfig,
+    sni: Option<&str>,
+    stream: S,
+    peer: SocketAddr,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let host = sni.unwrap_or("");
+    // The most specific hostname wins: exact, then the longest wildcard, then routes
+    // without hostnames.
+    let mut best: Option<(usize, &Vec<WeightedTarget>)> = None;
+    for attachment in &listener.tls_routes {
+        let score = if attachment.hostnames.is_empty() {
+            Some(0)
+        } else {
+            attachment
+                .hostnames
+                .iter()
+                .filter(|h| h.matches(host))
+                .map(|h| match h {
+                    torii_config::HostnameMatch::Exact(name) => 1_000 + name.len(),
+                    torii_config::HostnameMatch::Wildcard(suffix) => 1 + suffix.len(),
+                })
+                .max()
+        };
+        if let Some(score) = score {
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, &attachment.route.backends));
+            }
+        }
+    }
+    let Some((_, backends)) = best else { return };
+    let backends = backends.clone();
+    splice_to(shared, &backends, stream, peer).await
+}
+
+async fn splice_to<S>(shared: Arc<Shared>, backends: &[WeightedTarget], mut stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(target) = pick_weighted(backends) else { return };
+    let BackendTarget::Resolved(id) = target else { return };
+    let snapshot = shared.snapshot.load_full();
+    let Some(backend) = snapshot.backends.get(id) else { return };
+    let Some(address) = backend.pick() else { return };
+    let connect = TcpStream::connect(address);
+    let mut upstream = match tokio::time::timeout(shared.options.connect_timeout, connect).await {
+        Ok(Ok(upstream)) => upstream,
+        _ => {
+            shared
+                .metrics
+                .upstream_connect_errors
+                .get_or_create(&crate::metrics::BackendLabels {
+                    backend: backend.label.clone(),
+                })
+                .inc();
+            tracing::debug!(%address, %peer, "upstream connect failed");
+            return;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+}
+
+/// Picks a target by weight; `None` when every weight is 0 or there are none.
+pub fn pick_weighted(targets: &[WeightedTarget]) -> Option<&BackendTarget> {
+    match targets {
+        [] => None,
+        [only] => (only.weight > 0).then_some(&only.target),
+        _ => {
+            let total: u64 = targets.iter().map(|t| u64::from(t.weight)).sum();
+            if total == 0 {
+                return None;
+            }
+            let mut roll = fastrand::u64(0..total);
+            for target in targets {
+                let weight = u64::from(target.weight);
+                if roll < weight {
+                    return Some(&target.target);
+                }
+                roll -= weight;
+            }
+            None
+        }
+    }
+}

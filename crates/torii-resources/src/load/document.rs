@@ -1,0 +1,296 @@
+//! Reading one YAML document into a typed object of the [`ResourceSet`].
+//!
+//! A document is read twice: first into a [`Value`] to learn its `apiVersion`, `kind` and
+//! name (so every later message can name the object), then straight from its text into the
+//! wire type, so a type error carries the line and field path of the offending value.
+
+use super::kind::{self, KnownKind, Lookup};
+use super::message;
+use super::split::Chunk;
+use super::without_status::WithoutStatus;
+use super::{LoadError, LoadReport};
+use crate::origin::Origin;
+use crate::set::{Located, ObjectKey, ResourceSet};
+use crate::wire::*;
+use k8s_openapi::ByteString;
+use serde::de::DeserializeOwned;
+use serde_yaml_ng::{Mapping, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The namespace of a namespaced object that names none.
+const DEFAULT_NAMESPACE: &str = "default";
+
+/// A wire type the loader reads: deserializable, with Kubernetes object metadata.
+trait WireObject: DeserializeOwned {
+    /// The object's metadata.
+    fn metadata_mut(&mut self) -> &mut ObjectMeta;
+
+    /// Applies the API server's defaulting that file mode must imitate.
+    fn normalize(&mut self) {}
+}
+
+macro_rules! wire_objects {
+    ($($ty:ty),*) => {
+        $(impl WireObject for $ty {
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        })*
+    };
+}
+
+wire_objects!(
+    Namespace,
+    Service,
+    EndpointSlice,
+    GatewayClass,
+    Gateway,
+    HttpRoute,
+    GrpcRoute,
+    TlsRoute,
+    TcpRoute,
+    ReferenceGrant
+);
+
+impl WireObject for Secret {
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+
+    /// Merges `stringData` into `data` (a `stringData` key wins), like the API server's write.
+    fn normalize(&mut self) {
+        if let Some(string_data) = self.string_data.take() {
+            let data = self.data.get_or_insert_with(Default::default);
+            for (key, value) in string_data {
+                data.insert(key, ByteString(value.into_bytes()));
+            }
+        }
+    }
+}
+
+/// What is known about the document being read, for messages.
+struct Context<'c, 'a> {
+    chunk: &'c Chunk<'a>,
+    /// The document's origin (its first line of content).
+    origin: Origin,
+    /// The object's name for messages, e.g. `HTTPRoute default/foo`, once known.
+    object: Option<String>,
+}
+
+impl Context<'_, '_> {
+    /// A problem with the object at `line` (the document's line when `None`).
+    fn error(&self, line: Option<usize>, field: Option<&str>, message: String) -> LoadError {
+        LoadError {
+            origin: Origin {
+                file: self.origin.file.clone(),
+                line: line.unwrap_or(self.origin.line),
+            },
+            object: self.object.clone(),
+            field: field.map(str::to_owned),
+            message,
+        }
+    }
+}
+
+/// Reads one document into `report`: an object, or errors and warnings.
+pub(crate) fn parse(file: &Arc<PathBuf>, chunk: &Chunk<'_>, report: &mut LoadReport) {
+    let mut cx = Context {
+        chunk,
+        origin: Origin {
+            file: file.clone(),
+            line: chunk.content_line,
+        },
+        object: None,
+    };
+    let value = match serde_yaml_ng::from_str::<Value>(chunk.text) {
+        Ok(Value::Null) => return,
+        Ok(Value::Mapping(map)) => map,
+        Ok(_) => {
+            let message = "document is not a mapping (an object with apiVersion and kind)";
+            report.errors.push(cx.error(None, None, message.into()));
+            return;
+        }
+        Err(error) => {
+            let (line, message) = message::yaml_error(&error, chunk.first_line, None);
+            report.errors.push(cx.error(line, None, message));
+            return;
+        }
+    };
+    let header = match Header::read(&value) {
+        Ok(header) => header,
+        Err((field, message)) => {
+            report.errors.push(cx.error(None, Some(field), message.into()));
+            return;
+        }
+    };
+    match kind::lookup(&header.api_version, &header.kind) {
+        Lookup::Known(known) => {
+            cx.object = Some(header.label(Some(known.namespaced())));
+            read_known(known, &cx, report);
+        }
+        Lookup::UnsupportedVersion { supported } => {
+            cx.object = Some(header.label(None));
+            let message = format!(
+                "unsupported apiVersion `{}` for kind {} (expected {supported})",
+                header.api_version, header.kind
+            );
+            report
+                .errors
+                .push(cx.error(None, Some("apiVersion"), message));
+        }
+        Lookup::Unsupported => {
+            cx.object = Some(header.label(None));
+            let message = format!("unsupported kind in `{}`, ignored", header.api_version);
+            report.warnings.push(cx.error(None, None, message));
+        }
+        Lookup::Unknown => {
+            cx.object = Some(header.label(None));
+            let message = format!("unknown kind in `{}`, ignored", header.api_version);
+            report.warnings.push(cx.error(None, None, message));
+        }
+    }
+}
+
+/// Reads a document of a known kind into its list in the set.
+fn read_known(known: KnownKind, cx: &Context<'_, '_>, report: &mut LoadReport) {
+    match known {
+        KnownKind::Namespace => read(known, cx, report, |s| &mut s.namespaces),
+        KnownKind::Service => read(known, cx, report, |s| &mut s.services),
+        KnownKind::Secret => read(known, cx, report, |s| &mut s.secrets),
+        KnownKind::EndpointSlice => read(known, cx, report, |s| &mut s.endpoint_slices),
+        KnownKind::GatewayClass => read(known, cx, report, |s| &mut s.gateway_classes),
+        KnownKind::Gateway => read(known, cx, report, |s| &mut s.gateways),
+        KnownKind::HttpRoute => read(known, cx, report, |s| &mut s.http_routes),
+        KnownKind::GrpcRoute => read(known, cx, report, |s| &mut s.grpc_routes),
+        KnownKind::TlsRoute => read(known, cx, report, |s| &mut s.tls_routes),
+        KnownKind::TcpRoute => read(known, cx, report, |s| &mut s.tcp_routes),
+        KnownKind::ReferenceGrant => read(known, cx, report, |s| &mut s.reference_grants),
+    }
+}
+
+/// Deserializes the document as `T`, normalizes its metadata, and adds it to `list` unless an
+/// object with the same key was already loaded.
+fn read<T: WireObject>(
+    known: KnownKind,
+    cx: &Context<'_, '_>,
+    report: &mut LoadReport,
+    list: fn(&mut ResourceSet) -> &mut Vec<Located<T>>,
+) {
+    let mut object = match decode::<T>(cx, report) {
+        Ok(object) => object,
+        Err(error) => {
+            report.errors.push(error);
+            return;
+        }
+    };
+    object.normalize();
+    let meta = object.metadata_mut();
+    let Some(name) = meta.name.clone().filter(|n| !n.is_empty()) else {
+        let message = "missing required field (the object's name)".to_owned();
+        report
+            .errors
+            .push(cx.error(None, Some("metadata.name"), message));
+        return;
+    };
+    if known.namespaced() {
+        if meta.namespace.as_deref().is_none_or(str::is_empty) {
+            meta.namespace = Some(DEFAULT_NAMESPACE.to_owned());
+        }
+    } else {
+        // Cluster-scoped: the API server ignores a namespace.
+        meta.namespace = None;
+    }
+    let key = ObjectKey {
+        kind: known.name().to_owned(),
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name,
+    };
+    if let Some(first) = report.seen.get(&key) {
+        let message = format!("duplicate object, already defined at {first}");
+        report.errors.push(cx.error(None, None, message));
+        return;
+    }
+    report.seen.insert(key, cx.origin.clone());
+    list(&mut report.set).push(Located {
+        object,
+        origin: cx.origin.clone(),
+    });
+}
+
+/// Deserializes the document's text as `T`, without its `status`; unknown fields become
+/// warnings in `report`.
+fn decode<T: DeserializeOwned>(
+    cx: &Context<'_, '_>,
+    report: &mut LoadReport,
+) -> Result<T, LoadError> {
+    let mut unknown = Vec::new();
+    let mut record = |path: serde_ignored::Path<'_>| unknown.push(message::ignored_path(&path));
+    let deserializer = serde_yaml_ng::Deserializer::from_str(cx.chunk.text);
+    let result = serde_path_to_error::deserialize::<_, T>(serde_ignored::Deserializer::new(
+        WithoutStatus(deserializer),
+        &mut record,
+    ));
+    for field in unknown {
+        // The Gateway API types do not hold apiVersion and kind; they were read already.
+        if field != "apiVersion" && field != "kind" {
+            let message = "unknown field, ignored".to_owned();
+            report.warnings.push(cx.error(None, Some(&field), message));
+        }
+    }
+    result.map_err(|error| {
+        let field = error.path().to_string();
+        let field = (field != ".").then_some(field);
+        let (line, message) =
+            message::yaml_error(error.inner(), cx.chunk.first_line, field.as_deref());
+        cx.error(line, field.as_deref(), message)
+    })
+}
+
+/// The fields every object has, read before its type is known.
+struct Header {
+    api_version: String,
+    kind: String,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+impl Header {
+    /// Reads `apiVersion` and `kind` (required strings) and the name and namespace if present.
+    fn read(map: &Mapping) -> Result<Header, (&'static str, &'static str)> {
+        let required = |field: &'static str| match map.get(field) {
+            None | Some(Value::Null) => Err((field, "missing required field")),
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(Value::String(_)) => Err((field, "must not be empty")),
+            Some(_) => Err((field, "invalid type: expected a string")),
+        };
+        let metadata = |field: &str| {
+            map.get("metadata")?
+                .get(field)?
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(Header {
+            api_version: required("apiVersion")?,
+            kind: required("kind")?,
+            namespace: metadata("namespace"),
+            name: metadata("name"),
+        })
+    }
+
+    /// The object's name for messages: `Kind namespace/name`. `namespaced` says whether the
+    /// kind is namespaced (then a missing namespace is `default`), `None` when not known.
+    fn label(&self, namespaced: Option<bool>) -> String {
+        let namespace = match (namespaced, &self.namespace) {
+            (Some(false), _) => None,
+            (Some(true), None) => Some(DEFAULT_NAMESPACE),
+            (_, namespace) => namespace.as_deref(),
+        };
+        match (namespace, &self.name) {
+            (_, None) => self.kind.clone(),
+            (Some(namespace), Some(name)) => format!("{} {namespace}/{name}", self.kind),
+            (None, Some(name)) => format!("{} {name}", self.kind),
+        }
+    }
+}

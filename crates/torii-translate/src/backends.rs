@@ -1,0 +1,220 @@
+//! `backendRefs`: Services resolved to [`Backend`]s with the ready endpoints of their
+//! EndpointSlices, under the Gateway API's rules for kinds, namespaces and ReferenceGrants.
+
+use crate::conditions::{reason, Problem};
+use crate::index::{Index, RefFrom, RefTo, GATEWAY_GROUP};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use torii_config::{AppProtocol, Backend, BackendId, BackendTarget, Endpoint, RouteId};
+use torii_resources::wire::gateway::{grpcroutes, httproutes, tcproutes, tlsroutes};
+use torii_resources::wire::Service;
+
+/// The fields every kind of backendRef shares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BackendRef<'r> {
+    /// API group (`""`, the default, for core).
+    pub group: Option<&'r str>,
+    /// Kind (`Service` by default).
+    pub kind: Option<&'r str>,
+    /// Name of the referent.
+    pub name: &'r str,
+    /// Namespace (the route's by default).
+    pub namespace: Option<&'r str>,
+    /// Port of the Service.
+    pub port: Option<i32>,
+}
+
+macro_rules! backend_ref_from {
+    ($($wire:ty),* $(,)?) => {$(
+        impl<'r> From<&'r $wire> for BackendRef<'r> {
+            fn from(wire: &'r $wire) -> Self {
+                BackendRef {
+                    group: wire.group.as_deref(),
+                    kind: wire.kind.as_deref(),
+                    name: &wire.name,
+                    namespace: wire.namespace.as_deref(),
+                    port: wire.port,
+                }
+            }
+        }
+    )*};
+}
+
+backend_ref_from!(
+    httproutes::HttpRouteRulesBackendRefs,
+    httproutes::HttpRouteRulesFiltersRequestMirrorBackendRef,
+    grpcroutes::GrpcRouteRulesBackendRefs,
+    tlsroutes::TlsRouteRulesBackendRefs,
+    tcproutes::TcpRouteRulesBackendRefs,
+);
+
+/// What resolving a route's references found: problems for its `ResolvedRefs` condition and
+/// the backends it uses.
+#[derive(Debug, Default)]
+pub(crate) struct RefLog {
+    /// References that did not resolve.
+    pub unresolved: Vec<Problem>,
+    /// Backends referenced (with duplicates).
+    pub backends: Vec<BackendId>,
+}
+
+/// Resolves backendRefs, building each [`Backend`] once.
+#[derive(Debug)]
+pub(crate) struct Backends<'a> {
+    index: &'a Index<'a>,
+    built: HashMap<BackendId, Arc<Backend>>,
+}
+
+impl<'a> Backends<'a> {
+    /// A resolver over `index`.
+    pub fn new(index: &'a Index<'a>) -> Self {
+        Backends {
+            index,
+            built: HashMap::new(),
+        }
+    }
+
+    /// Resolves one backendRef of `route`; a reference that does not resolve is logged and
+    /// becomes [`BackendTarget::Invalid`].
+    pub fn resolve(&mut self, route: &RouteId, backend: BackendRef<'_>, log: &mut RefLog) -> BackendTarget {
+        match self.try_resolve(route, backend) {
+            Ok(id) => {
+                log.backends.push(id.clone());
+                BackendTarget::Resolved(id)
+            }
+            Err(problem) => {
+                log.unresolved.push(problem);
+                BackendTarget::Invalid
+            }
+        }
+    }
+
+    fn try_resolve(&mut self, route: &RouteId, backend: BackendRef<'_>) -> Result<BackendId, Problem> {
+        let group = backend.group.unwrap_or("");
+        let kind = backend.kind.unwrap_or("Service");
+        let name = backend.name;
+        let namespace = backend.namespace.unwrap_or(&route.namespace);
+        if !group.is_empty() || kind != "Service" {
+            let shown = if group.is_empty() { kind.to_string() } else { format!("{group}/{kind}") };
+            return Err(Problem::new(
+                reason::INVALID_KIND,
+                format!("backendRef {shown} {name}: only core Services are supported"),
+            ));
+        }
+        let permitted = self.index.reference_permitted(
+            RefFrom {
+                group: GATEWAY_GROUP,
+                kind: route.kind.as_str(),
+                namespace: &route.namespace,
+            },
+            RefTo {
+                group: "",
+                kind: "Service",
+                namespace,
+                name,
+            },
+        );
+        if !permitted {
+            return Err(Problem::new(
+                reason::REF_NOT_PERMITTED,
+                format!("backendRef to Service {namespace}/{name} is not permitted by any ReferenceGrant"),
+            ));
+        }
+        let not_found = |message: String| Problem::new(reason::BACKEND_NOT_FOUND, message);
+        let port = backend
+            .port
+            .ok_or_else(|| not_found(format!("backendRef to Service {namespace}/{name} needs a port")))?;
+        let service = self
+            .index
+            .service(namespace, name)
+            .ok_or_else(|| not_found(format!("Service {namespace}/{name} does not exist")))?;
+        let service_port = u16::try_from(port)
+            .ok()
+            .and_then(|port| find_port(service, port))
+            .ok_or_else(|| not_found(format!("Service {namespace}/{name} has no port {port}")))?;
+        let id = BackendId::Service {
+            namespace: Arc::from(namespace),
+            name: Arc::from(name),
+            port: service_port.0,
+        };
+        if !self.built.contains_key(&id) {
+            let backend = build(self.index, id.clone(), namespace, name, service_port.1, service_port.2);
+            self.built.insert(id.clone(), Arc::new(backend));
+        }
+        Ok(id)
+    }
+
+    /// The backends in `used`, for [`torii_config::Config::backends`].
+    pub fn into_config(self, used: &HashSet<BackendId>) -> BTreeMap<BackendId, Arc<Backend>> {
+        self.built
+            .into_iter()
+            .filter(|(id, _)| used.contains(id))
+            .collect()
+    }
+}
+
+/// The Service port numbered `port`: the number, its name (`""` when unnamed) and its
+/// `appProtocol`.
+fn find_port(service: &Service, port: u16) -> Option<(u16, &str, Option<&str>)> {
+    let ports = service.spec.as_ref()?.ports.as_ref()?;
+    let found = ports.iter().find(|p| p.port == i32::from(port))?;
+    Some((port, found.name.as_deref().unwrap_or(""), found.app_protocol.as_deref()))
+}
+
+/// The backend of one Service port: every ready endpoint of the Service's slices, at the
+/// slice port whose name is the Service port's.
+fn build(
+    index: &Index<'_>,
+    id: BackendId,
+    namespace: &str,
+    service: &str,
+    port_name: &str,
+    app_protocol: Option<&str>,
+) -> Backend {
+    let mut endpoints = Vec::new();
+    let mut slice_protocol = None;
+    for slice in index.slices(namespace, service) {
+        let slice_port = slice
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref().unwrap_or("") == port_name);
+        let Some(slice_port) = slice_port else {
+            continue;
+        };
+        let Some(port) = slice_port.port.and_then(|p| u16::try_from(p).ok()).filter(|p| *p != 0) else {
+            continue;
+        };
+        slice_protocol = slice_protocol.or(slice_port.app_protocol.as_deref());
+        for endpoint in &slice.endpoints {
+            let ready = endpoint.conditions.as_ref().and_then(|c| c.ready);
+            if ready == Some(false) {
+                continue;
+            }
+            for address in &endpoint.addresses {
+                if let Ok(ip) = address.parse::<IpAddr>() {
+                    endpoints.push(Endpoint {
+                        address: SocketAddr::new(ip, port),
+                    });
+                }
+            }
+        }
+    }
+    endpoints.sort_by_key(|e| e.address);
+    endpoints.dedup();
+    Backend {
+        id,
+        protocol: app_protocol_of(app_protocol.or(slice_protocol)),
+        endpoints,
+    }
+}
+
+/// The upstream protocol an `appProtocol` asks for.
+fn app_protocol_of(app_protocol: Option<&str>) -> AppProtocol {
+    match app_protocol {
+        Some("kubernetes.io/h2c") => AppProtocol::H2c,
+        Some("kubernetes.io/ws") => AppProtocol::WebSocket,
+        _ => AppProtocol::Http1,
+    }
+}

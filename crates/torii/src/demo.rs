@@ -1,0 +1,258 @@
+//! `torii demo`: a working example with no outside service. Torii starts two example apps
+//! itself (standing in for "the old VM app" and "the new Kubernetes app"), writes a config that
+//! shows path and header routing, a weighted split and a mirror, serves it, and prints curl
+//! commands to try. The config is a real directory: edit it and watch the change apply live.
+
+use crate::{serve, RunArgs};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use torii_source_file::FileSource;
+
+/// Arguments of `torii demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Port of the demo gateway on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Directory to write the demo config into (default: a new temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Runs `torii demo`.
+pub fn main(args: DemoArgs) -> ExitCode {
+    crate::logging::init(args.run.log_format);
+    let runtime = match serve::build_runtime(args.run.threads) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start: {error:#}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let vm = match start_app("vm-app", "v1").await {
+            Ok(address) => address,
+            Err(error) => {
+                eprintln!("cannot start the example app: {error}");
+                return ExitCode::from(1);
+            }
+        };
+        let k8s = match start_app("k8s-app", "v2").await {
+            Ok(address) => address,
+            Err(error) => {
+                eprintln!("cannot start the example app: {error}");
+                return ExitCode::from(1);
+            }
+        };
+        let dir = args.dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("torii-demo-{}", std::process::id()))
+        });
+        let file = dir.join("demo.yaml");
+        if let Err(error) = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(&file, config(args.port, vm, k8s)))
+        {
+            eprintln!("cannot write {}: {error}", file.display());
+            return ExitCode::from(1);
+        }
+        let port = args.port;
+        let admin = args.run.admin;
+        let on_ready = Box::new(move || print_instructions(port, admin, &file));
+        let mut run: RunArgs = args.run;
+        run.default_address = std::net::Ipv4Addr::LOCALHOST.into();
+        serve::run(FileSource::new(vec![dir]), run, Some(on_ready)).await
+    })
+}
+
+fn print_instructions(port: u16, admin: SocketAddr, file: &std::path::Path) {
+    let g = format!("http://127.0.0.1:{port}");
+    println!(
+        r#"
+torii demo is running. Two example apps stand in for the old VM app (vm-app, v1) and the new
+Kubernetes app (k8s-app, v2). Try:
+
+  curl -s {g}/                                   # default: the VM app
+  curl -s {g}/api/orders -H 'x-canary: true'     # header match: the Kubernetes app
+  curl -s {g}/api/orders                         # same path without the header: the VM app
+  for i in $(seq 20); do curl -s {g}/shop | grep -o '"app":"[a-z0-9-]*"'; done | sort | uniq -c
+                                                 # weighted split: ~80% vm-app, ~20% k8s-app
+  curl -s {g}/checkout                           # served by the VM app, mirrored to k8s-app
+  curl -s -H 'Host: new.demo.local' {g}/         # hostname routing: the Kubernetes app
+  curl -si {g}/old-docs/intro                    # redirect to /docs/intro
+
+  curl -s http://{admin}/api/v1/status             # Gateway API conditions
+  curl -s http://{admin}/metrics | grep torii_requests
+
+Edit {file} and the change applies within a second.
+Ctrl-C stops the demo.
+"#,
+        file = file.display()
+    );
+}
+
+/// The demo's resources.
+pub fn config(port: u16, vm: SocketAddr, k8s: SocketAddr) -> String {
+    format!(
+        r#"# torii demo: a gateway in front of an old VM app and its new Kubernetes version.
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: torii}}
+spec: {{controllerName: torii.dev/gateway-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: demo, namespace: default}}
+spec:
+  gatewayClassName: torii
+  addresses: [{{type: IPAddress, value: 127.0.0.1}}]
+  listeners:
+  - {{name: http, protocol: HTTP, port: {port}}}
+---
+# The old app on VMs: a Service without selector, its endpoints listed by hand.
+apiVersion: v1
+kind: Service
+metadata: {{name: vm-app, namespace: default}}
+spec: {{ports: [{{name: http, port: 80}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: vm-app-1
+  namespace: default
+  labels: {{kubernetes.io/service-name: vm-app}}
+addressType: IPv4
+ports: [{{name: http, port: {vm_port}}}]
+endpoints: [{{addresses: ["{vm_ip}"], conditions: {{ready: true}}}}]
+---
+# The new app in Kubernetes.
+apiVersion: v1
+kind: Service
+metadata: {{name: k8s-app, namespace: default}}
+spec: {{ports: [{{name: http, port: 80}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: k8s-app-1
+  namespace: default
+  labels: {{kubernetes.io/service-name: k8s-app}}
+addressType: IPv4
+ports: [{{name: http, port: {k8s_port}}}]
+endpoints: [{{addresses: ["{k8s_ip}"], conditions: {{ready: true}}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: app, namespace: default}}
+spec:
+  parentRefs: [{{name: demo}}]
+  rules:
+  # Canary users (header) go to the new app.
+  - matches:
+    - path: {{type: PathPrefix, value: /api}}
+      headers: [{{name: x-canary, value: "true"}}]
+    backendRefs: [{{name: k8s-app, port: 80}}]
+  - matches: [{{path: {{type: PathPrefix, value: /api}}}}]
+    backendRefs: [{{name: vm-app, port: 80}}]
+  # A weighted split: 80% old, 20% new.
+  - matches: [{{path: {{type: PathPrefix, value: /shop}}}}]
+    backendRefs:
+    - {{name: vm-app, port: 80, weight: 80}}
+    - {{name: k8s-app, port: 80, weight: 20}}
+  # Served by the old app, mirrored to the new one (its answers are discarded).
+  - matches: [{{path: {{type: PathPrefix, value: /checkout}}}}]
+    filters:
+    - type: RequestMirror
+      requestMirror: {{backendRef: {{name: k8s-app, port: 80}}}}
+    backendRefs: [{{name: vm-app, port: 80}}]
+  - matches: [{{path: {{type: PathPrefix, value: /old-docs}}}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        path: {{type: ReplacePrefixMatch, replacePrefixMatch: /docs}}
+        statusCode: 301
+  # Everything else: the old app, with a response header that says who answered.
+  - filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier: {{add: [{{name: x-served-via, value: torii}}]}}
+    backendRefs: [{{name: vm-app, port: 80}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: new-host, namespace: default}}
+spec:
+  parentRefs: [{{name: demo}}]
+  hostnames: [new.demo.local]
+  rules:
+  - backendRefs: [{{name: k8s-app, port: 80}}]
+"#,
+        vm_ip = vm.ip(),
+        vm_port = vm.port(),
+        k8s_ip = k8s.ip(),
+        k8s_port = k8s.port(),
+    )
+}
+
+/// Starts an example app on 127.0.0.1 that answers every request with JSON naming itself.
+pub async fn start_app(app: &'static str, version: &'static str) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let served = Arc::new(AtomicU64::new(0));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let served = served.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let n = served.fetch_add(1, Ordering::Relaxed) + 1;
+                    async move { Ok::<_, Infallible>(answer(app, version, n, &request)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    Ok(address)
+}
+
+fn answer(app: &str, version: &str, n: u64, request: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers()
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                serde_json::Value::String(value.to_str().unwrap_or("").to_string()),
+            )
+        })
+        .collect();
+    let body = serde_json::json!({
+        "app": app,
+        "version": version,
+        "request": n,
+        "method": request.method().as_str(),
+        "path": request.uri().to_string(),
+        "headers": headers,
+    });
+    let mut text = body.to_string();
+    text.push('\n');
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,87 @@
+//! The `torii` binary: `serve`, `validate` and `demo`.
+
+mod demo;
+mod logging;
+mod serve;
+mod summary;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code for an invalid startup configuration (sysexits' EX_USAGE).
+pub const EXIT_INVALID_CONFIG: u8 = 64;
+
+/// Torii: a Gateway API proxy and global load balancer for VMs and Kubernetes clusters.
+#[derive(Debug, Parser)]
+#[command(name = "torii", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve Gateway API resources read from YAML files, applying edits live.
+    Serve(serve::ServeArgs),
+    /// Check YAML files and print every problem with file, line, object and field.
+    Validate(validate::ValidateArgs),
+    /// Start a self-contained example: a gateway, two example apps, routes to try.
+    Demo(demo::DemoArgs),
+}
+
+/// Options shared by `serve` and `demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Admin server address (readyz, healthz, metrics, status, config).
+    #[arg(long, default_value = "127.0.0.1:9901")]
+    pub admin: SocketAddr,
+    /// Address for Gateways without `spec.addresses`.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub default_address: IpAddr,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = logging::LogFormat::Text)]
+    pub log_format: logging::LogFormat,
+    /// Write one JSON access-log line per request to stdout.
+    #[arg(long)]
+    pub access_log: bool,
+    /// How long SIGTERM waits for in-flight requests before exiting.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: std::time::Duration,
+}
+
+/// Paths given with `-f`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FileArgs {
+    /// A YAML file or a directory of `*.yaml`/`*.yml` files (repeatable).
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| text.split_at(i))
+        .unwrap_or((text, "s"));
+    let value: u64 = number.parse().map_err(|_| format!("invalid duration {text:?}"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(value)),
+        "s" => Ok(std::time::Duration::from_secs(value)),
+        "m" => Ok(std::time::Duration::from_secs(value * 60)),
+        _ => Err(format!("invalid duration {text:?}: use ms, s or m")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::main(args),
+        Command::Validate(args) => validate::main(args),
+        Command::Demo(args) => demo::main(args),
+    }
+}

@@ -1,0 +1,223 @@
+//! `torii serve`: load, translate, apply, then apply every change the source reports.
+//! Startup and reload are one code path: [`Controller::apply`].
+
+use crate::{logging, summary, FileArgs, RunArgs, EXIT_INVALID_CONFIG};
+use anyhow::Context;
+use prometheus_client::registry::Registry;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+use torii_admin::AdminState;
+use torii_proxy::{Proxy, ProxyMetrics, ProxyOptions};
+use torii_resources::LoadReport;
+use torii_source_file::FileSource;
+use torii_translate::{translate, TranslateOptions};
+
+/// Arguments of `torii serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Why a config was not applied.
+#[derive(Debug)]
+pub enum ApplyFailure {
+    /// The resources have errors; nothing was applied.
+    Invalid(Vec<torii_resources::LoadError>),
+    /// The proxy refused the translated config.
+    Proxy(torii_proxy::ApplyError),
+}
+
+/// Applies resource sets to the proxy and publishes status.
+pub struct Controller {
+    pub proxy: Arc<Proxy>,
+    pub admin: Arc<AdminState>,
+    pub options: TranslateOptions,
+}
+
+impl Controller {
+    /// Translates and applies one load report; the previous snapshot keeps serving on error.
+    pub async fn apply(&self, report: LoadReport) -> Result<torii_proxy::ApplyReport, ApplyFailure> {
+        for warning in &report.warnings {
+            tracing::warn!(problem = %warning, "config warning");
+        }
+        if !report.errors.is_empty() {
+            self.proxy.metrics().reload(false);
+            return Err(ApplyFailure::Invalid(report.errors));
+        }
+        let started = Instant::now();
+        let translation = translate(&report.set, &self.options);
+        let translated = started.elapsed();
+        let config_summary = summary::config(&translation.config);
+        let applied = match self.proxy.apply(translation.config).await {
+            Ok(applied) => applied,
+            Err(error) => {
+                self.proxy.metrics().reload(false);
+                return Err(ApplyFailure::Proxy(error));
+            }
+        };
+        self.proxy.metrics().reload(true);
+        for (address, error) in &applied.bind_errors {
+            tracing::error!(%address, %error, "cannot bind listener");
+        }
+        self.admin.set_status(summary::status(
+            &translation.status,
+            &applied,
+            &report.warnings,
+        ));
+        self.admin
+            .set_config(summary::with_generation(config_summary, applied.generation));
+        tracing::info!(
+            generation = applied.generation,
+            bound = ?applied.bound,
+            closed = ?applied.closed,
+            translate_ms = translated.as_secs_f64() * 1000.0,
+            total_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "config applied"
+        );
+        Ok(applied)
+    }
+}
+
+/// Runs `torii serve`.
+pub fn main(args: ServeArgs) -> ExitCode {
+    logging::init(args.run.log_format);
+    let runtime = match build_runtime(args.run.threads) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "cannot start");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(FileSource::new(args.files.paths), args.run, None))
+}
+
+/// A tokio runtime with `threads` workers (a current-thread runtime for 1).
+pub fn build_runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let threads = threads
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+        .max(1);
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    };
+    runtime.context("cannot build the async runtime")
+}
+
+/// Serves from a file source until SIGTERM/SIGINT. `on_ready` runs once the first snapshot
+/// is served (the demo prints its instructions there).
+pub async fn run(source: FileSource, run: RunArgs, on_ready: Option<Box<dyn FnOnce() + Send>>) -> ExitCode {
+    let mut registry = Registry::default();
+    let metrics = ProxyMetrics::register(&mut registry);
+    let admin = AdminState::new(registry);
+    let options = ProxyOptions {
+        access_log: run.access_log,
+        ..ProxyOptions::default()
+    };
+    let controller = Controller {
+        proxy: Arc::new(Proxy::new(options, metrics)),
+        admin: admin.clone(),
+        options: TranslateOptions {
+            controller_name: "torii.dev/gateway-controller".to_string(),
+            default_address: run.default_address,
+        },
+    };
+
+    let admin_server = match torii_admin::bind(run.admin, admin.clone()).await {
+        Ok(server) => server,
+        Err(error) => {
+            tracing::error!(error = %format!("{:#}", anyhow::Error::from(error)), "cannot start");
+            return ExitCode::from(1);
+        }
+    };
+    tokio::spawn(admin_server);
+
+    // Watch first, so no edit made during startup is missed.
+    let paths = source.paths().to_vec();
+    let initial = source.load();
+    let mut changes = match source.watch() {
+        Ok(changes) => changes,
+        Err(error) => {
+            tracing::error!(%error, "cannot watch config files");
+            return ExitCode::from(1);
+        }
+    };
+    match controller.apply(initial).await {
+        Ok(applied) if !applied.bind_errors.is_empty() => return ExitCode::from(1),
+        Ok(_) => {}
+        Err(ApplyFailure::Invalid(errors)) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            tracing::error!(errors = errors.len(), ?paths, "invalid configuration");
+            return ExitCode::from(EXIT_INVALID_CONFIG);
+        }
+        Err(ApplyFailure::Proxy(error)) => {
+            tracing::error!(error = %format!("{:#}", anyhow::Error::from(error)), "invalid configuration");
+            return ExitCode::from(EXIT_INVALID_CONFIG);
+        }
+    }
+    admin.set_ready(true);
+    if let Some(on_ready) = on_ready {
+        on_ready();
+    }
+
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            change = changes.recv() => {
+                let Some(report) = change else { break };
+                match controller.apply(report).await {
+                    Ok(_) => {}
+                    Err(ApplyFailure::Invalid(errors)) => {
+                        for error in &errors {
+                            tracing::error!(problem = %error, "config change rejected; the previous config keeps serving");
+                        }
+                    }
+                    Err(ApplyFailure::Proxy(error)) => {
+                        tracing::error!(error = %format!("{:#}", anyhow::Error::from(error)), "config change rejected; the previous config keeps serving");
+                    }
+                }
+            }
+        }
+    }
+    admin.set_ready(false);
+    tracing::info!(timeout = ?run.drain_timeout, "draining");
+    let left = controller.proxy.shutdown(run.drain_timeout).await;
+    if left > 0 {
+        tracing::warn!(connections = left, "drain timeout passed with connections open");
+    }
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
