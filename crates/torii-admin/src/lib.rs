@@ -55,12 +55,18 @@ impl AdminState {
 
     /// The current status document.
     pub fn status(&self) -> Arc<serde_json::Value> {
-        self.status.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The current config summary.
     pub fn config(&self) -> Arc<serde_json::Value> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Renders the registry in the Prometheus text format.

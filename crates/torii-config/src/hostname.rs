@@ -140,9 +140,18 @@ mod tests {
 
     #[test]
     fn intersection_keeps_the_more_specific() {
-        assert_eq!(h("*.example.com").intersect(&h("a.example.com")), Some(h("a.example.com")));
-        assert_eq!(h("a.example.com").intersect(&h("*.example.com")), Some(h("a.example.com")));
-        assert_eq!(h("*.example.com").intersect(&h("*.a.example.com")), Some(h("*.a.example.com")));
+        assert_eq!(
+            h("*.example.com").intersect(&h("a.example.com")),
+            Some(h("a.example.com"))
+        );
+        assert_eq!(
+            h("a.example.com").intersect(&h("*.example.com")),
+            Some(h("a.example.com"))
+        );
+        assert_eq!(
+            h("*.example.com").intersect(&h("*.a.example.com")),
+            Some(h("*.a.example.com"))
+        );
         assert_eq!(h("*.example.com").intersect(&h("example.com")), None);
         assert_eq!(h("a.com").intersect(&h("b.com")), None);
     }

@@ -60,6 +60,14 @@ impl Body for ResponseBody {
     }
 }
 
+/// One message on a mirror's body channel.
+pub enum CopyFrame {
+    /// A chunk of the body.
+    Data(Bytes),
+    /// The body ended cleanly.
+    End,
+}
+
 /// A request body sent upstream.
 pub enum RequestBody {
     /// The downstream body streamed through, optionally copied to mirrors.
@@ -67,12 +75,12 @@ pub enum RequestBody {
         /// The downstream body.
         body: Incoming,
         /// Mirrors receiving a copy of every data frame; a mirror that falls behind is dropped.
-        copies: Vec<mpsc::Sender<Bytes>>,
+        copies: Vec<mpsc::Sender<CopyFrame>>,
     },
     /// A body known in full (retries, mirror copies of empty bodies).
     Full(Option<Bytes>),
     /// A copy fed by the primary request's body (mirrors).
-    Copy(mpsc::Receiver<Bytes>),
+    Copy(mpsc::Receiver<CopyFrame>),
 }
 
 impl RequestBody {
@@ -97,16 +105,27 @@ impl Body for RequestBody {
                     if let Some(data) = frame.data_ref() {
                         // A full or closed copy channel means that mirror is slow or gone: it
                         // loses its copy (its body ends early) rather than slowing us down.
-                        copies.retain(|tx| tx.try_send(data.clone()).is_ok());
+                        copies.retain(|tx| tx.try_send(CopyFrame::Data(data.clone())).is_ok());
                     }
                 }
                 if let Poll::Ready(None) = &polled {
-                    copies.clear();
+                    for tx in copies.drain(..) {
+                        let _ = tx.try_send(CopyFrame::End);
+                    }
                 }
                 polled.map_err(Into::into)
             }
             RequestBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            RequestBody::Copy(rx) => rx.poll_recv(cx).map(|d| d.map(|d| Ok(Frame::data(d)))),
+            RequestBody::Copy(rx) => match rx.poll_recv(cx) {
+                Poll::Ready(Some(CopyFrame::Data(data))) => {
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Poll::Ready(Some(CopyFrame::End)) => Poll::Ready(None),
+                // The primary stopped feeding this copy before its end (the copy fell behind or
+                // the client went away): the mirrored request must fail, not look complete.
+                Poll::Ready(None) => Poll::Ready(Some(Err("mirror body cut off".into()))),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 

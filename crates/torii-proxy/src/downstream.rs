@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use torii_config::{ListenerProtocol, PortProtocol};
 use torii_tls::ClientHelloPeek;
 
@@ -27,7 +28,13 @@ pub struct ConnInfo {
 }
 
 /// Serves one accepted connection to its end.
-pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, bind: SocketAddr) {
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    bind: SocketAddr,
+    closing: watch::Receiver<bool>,
+) {
     let _guard = shared.connection();
     let port = match shared.snapshot.load().ports.get(&bind) {
         Some(port) => port.clone(),
@@ -41,16 +48,20 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
                 tls: false,
                 sni_listener: None,
             };
-            serve_http(shared, stream, conn).await
+            serve_http(shared, stream, conn, closing).await
         }
-        PortProtocol::Tls => serve_tls(shared, port, stream, peer, bind).await,
+        PortProtocol::Tls => serve_tls(shared, port, stream, peer, bind, closing).await,
         PortProtocol::Tcp => crate::tcp::serve_tcp_route(shared, port, stream, peer).await,
     }
 }
 
 /// Serves HTTP/1.1 (with upgrades) and HTTP/2 (prior knowledge or ALPN) on a stream.
-pub(crate) async fn serve_http<S>(shared: Arc<Shared>, stream: S, conn: ConnInfo)
-where
+pub(crate) async fn serve_http<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    conn: ConnInfo,
+    mut closing: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = Arc::new(conn);
@@ -63,12 +74,14 @@ where
         .serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
     let mut draining = shared.draining.clone();
-    if *draining.borrow() {
+    if *draining.borrow() || *closing.borrow() {
         connection.as_mut().graceful_shutdown();
     }
+    // The whole proxy drains, or just this connection's listener was removed.
     tokio::select! {
         result = connection.as_mut() => { log_conn_end(result); return; }
-        _ = draining.wait_for(|d| *d) => connection.as_mut().graceful_shutdown(),
+        Ok(_) = draining.wait_for(|d| *d) => connection.as_mut().graceful_shutdown(),
+        Ok(_) = closing.wait_for(|c| *c) => connection.as_mut().graceful_shutdown(),
     }
     log_conn_end(connection.await);
 }
@@ -85,6 +98,7 @@ async fn serve_tls(
     mut stream: TcpStream,
     peer: SocketAddr,
     bind: SocketAddr,
+    closing: watch::Receiver<bool>,
 ) {
     let mut buf = BytesMut::with_capacity(2048);
     let read_hello = async {
@@ -136,7 +150,7 @@ async fn serve_tls(
                     tls: true,
                     sni_listener: Some(index),
                 };
-                serve_http(shared, tls, conn).await
+                serve_http(shared, tls, conn, closing).await
             }
         }
         ListenerProtocol::Http | ListenerProtocol::Tcp => {}

@@ -40,8 +40,12 @@ impl ProxyError {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::InvalidBackend => StatusCode::INTERNAL_SERVER_ERROR,
-            ProxyError::NoEndpoints => StatusCode::SERVICE_UNAVAILABLE,
-            ProxyError::UpstreamConnect(_) | ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            // A connection that never reached the upstream is "no healthy upstream", like
+            // Envoy; a failure after the request went out is a bad gateway.
+            ProxyError::NoEndpoints | ProxyError::UpstreamConnect(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest => StatusCode::BAD_REQUEST,
         }
@@ -50,7 +54,10 @@ impl ProxyError {
     /// Whether the failure happened before the upstream saw the request, so any request may
     /// be retried safely.
     pub fn never_reached_upstream(&self) -> bool {
-        matches!(self, ProxyError::UpstreamConnect(_) | ProxyError::NoEndpoints)
+        matches!(
+            self,
+            ProxyError::UpstreamConnect(_) | ProxyError::NoEndpoints
+        )
     }
 
     /// The downstream response for this error.

@@ -133,7 +133,11 @@ pub fn origin_allowed(cors: &Cors, origin: &str) -> bool {
 
 /// Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`),
 /// or returns `None` when the request is not one.
-pub fn cors_preflight(cors: &Cors, method: &Method, headers: &HeaderMap) -> Option<Response<ResponseBody>> {
+pub fn cors_preflight(
+    cors: &Cors,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Option<Response<ResponseBody>> {
     if method != Method::OPTIONS {
         return None;
     }
@@ -167,7 +171,11 @@ pub fn cors_preflight(cors: &Cors, method: &Method, headers: &HeaderMap) -> Opti
         set(out, header::ACCESS_CONTROL_ALLOW_HEADERS, &allow_headers);
     }
     if !cors.expose_headers.is_empty() {
-        set(out, header::ACCESS_CONTROL_EXPOSE_HEADERS, &cors.expose_headers.join(", "));
+        set(
+            out,
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            &cors.expose_headers.join(", "),
+        );
     }
     set(
         out,
@@ -191,7 +199,11 @@ pub fn cors_decorate(cors: &Cors, origin: Option<&HeaderValue>, response_headers
     if !origin_allowed(cors, origin) {
         return;
     }
-    set(response_headers, header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    set(
+        response_headers,
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        origin,
+    );
     if cors.allow_credentials {
         response_headers.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,

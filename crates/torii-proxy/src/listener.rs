@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// Binds a listening socket (SO_REUSEADDR, non-blocking, backlog 4096).
 pub fn bind_socket(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -24,6 +24,9 @@ pub fn bind_socket(address: SocketAddr) -> std::io::Result<std::net::TcpListener
 /// A running accept loop; closing it stops accepting (open connections go on).
 pub(crate) struct ListenerHandle {
     stop: oneshot::Sender<()>,
+    /// Flips to true when the listener is removed: its HTTP connections finish the request
+    /// in flight and close.
+    closed: watch::Sender<bool>,
 }
 
 impl ListenerHandle {
@@ -34,13 +37,15 @@ impl ListenerHandle {
         socket: std::net::TcpListener,
     ) -> Self {
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(accept_loop(shared, address, socket, stopped));
-        ListenerHandle { stop }
+        let (closed, closing) = watch::channel(false);
+        tokio::spawn(accept_loop(shared, address, socket, stopped, closing));
+        ListenerHandle { stop, closed }
     }
 
     /// Stops accepting and closes the socket.
     pub(crate) fn close(self) {
         let _ = self.stop.send(());
+        let _ = self.closed.send(true);
     }
 }
 
@@ -49,6 +54,7 @@ async fn accept_loop(
     address: SocketAddr,
     socket: std::net::TcpListener,
     mut stopped: oneshot::Receiver<()>,
+    closing: watch::Receiver<bool>,
 ) {
     let listener = match TcpListener::from_std(socket) {
         Ok(listener) => listener,
@@ -66,7 +72,13 @@ async fn accept_loop(
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let shared = shared.clone();
-                    tokio::spawn(crate::downstream::serve(shared, stream, peer, address));
+                    tokio::spawn(crate::downstream::serve(
+                        shared,
+                        stream,
+                        peer,
+                        address,
+                        closing.clone(),
+                    ));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.

@@ -137,7 +137,11 @@ impl ProxyMetrics {
             mirrors: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("torii");
-        r.register("requests", "HTTP requests proxied", metrics.requests.clone());
+        r.register(
+            "requests",
+            "HTTP requests proxied",
+            metrics.requests.clone(),
+        );
         r.register(
             "request_duration_seconds",
             "Time from request headers to response headers",
@@ -158,7 +162,11 @@ impl ProxyMetrics {
             "Downstream connections accepted",
             metrics.connections.clone(),
         );
-        r.register("reloads", "Config reloads by result", metrics.reloads.clone());
+        r.register(
+            "reloads",
+            "Config reloads by result",
+            metrics.reloads.clone(),
+        );
         r.register(
             "snapshot_generation",
             "Generation of the snapshot being served",

@@ -3,11 +3,10 @@
 //! bounded channel that is dropped when full, mirrors in flight are capped (excess is shed and
 //! counted), and each copy has a deadline.
 
-use crate::body::RequestBody;
+use crate::body::{CopyFrame, RequestBody};
 use crate::metrics::MirrorLabels;
 use crate::proxy::Shared;
 use crate::snapshot::Snapshot;
-use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Uri, Version};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +42,7 @@ pub(crate) fn start(
     path_and_query: &str,
     headers: &HeaderMap,
     has_body: bool,
-) -> Vec<mpsc::Sender<Bytes>> {
+) -> Vec<mpsc::Sender<CopyFrame>> {
     let mut feeds = Vec::new();
     for plan in plans {
         let BackendTarget::Resolved(id) = &plan.filter.target else {

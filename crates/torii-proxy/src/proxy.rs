@@ -181,7 +181,10 @@ impl Proxy {
         }
         self.shared.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
-        self.shared.metrics.snapshot_generation.set(generation as i64);
+        self.shared
+            .metrics
+            .snapshot_generation
+            .set(generation as i64);
         for (address, socket) in new_listeners {
             listeners.insert(
                 address,

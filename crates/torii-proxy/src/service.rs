@@ -165,9 +165,7 @@ async fn proxy(
     });
     let matched = match outcome {
         RouteOutcome::Matched(matched) => matched,
-        RouteOutcome::NoListener | RouteOutcome::NoRoute { .. } => {
-            return Err(ProxyError::NoRoute)
-        }
+        RouteOutcome::NoListener | RouteOutcome::NoRoute { .. } => return Err(ProxyError::NoRoute),
     };
     labels.gateway = port.gateway_labels[matched.listener].clone();
     labels.route = snapshot.route_label(matched.route);
@@ -199,7 +197,10 @@ async fn proxy(
     let BackendTarget::Resolved(id) = &backend.target.target else {
         return Err(ProxyError::InvalidBackend);
     };
-    let upstream = snapshot.backends.get(id).ok_or(ProxyError::InvalidBackend)?;
+    let upstream = snapshot
+        .backends
+        .get(id)
+        .ok_or(ProxyError::InvalidBackend)?;
     labels.backend = upstream.label.clone();
     let protocol = if rule.grpc {
         AppProtocol::H2c
@@ -209,13 +210,21 @@ async fn proxy(
 
     // The request as the upstream sees it.
     let path_and_query = upstream_path(&parts, plan.rewrite, matched_prefix);
-    let origin = plan.cors.and_then(|_| parts.headers.get(header::ORIGIN).cloned());
+    let origin = plan
+        .cors
+        .and_then(|_| parts.headers.get(header::ORIGIN).cloned());
     let downstream_upgrade = if is_upgrade(&parts.headers) {
         parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
     } else {
         None
     };
-    prepare_upstream_headers(&mut parts, conn, &host, plan.rewrite, downstream_upgrade.is_some());
+    prepare_upstream_headers(
+        &mut parts,
+        conn,
+        &host,
+        plan.rewrite,
+        downstream_upgrade.is_some(),
+    );
 
     let has_body = !http_body::Body::is_end_stream(&body);
     let copies = if plan.mirrors.is_empty() {
@@ -270,9 +279,10 @@ async fn proxy(
             let retryable = match (&result, retry) {
                 (_, None) => false,
                 (Ok(response), Some(retry)) => retry.codes.contains(&response.status().as_u16()),
-                (Err(error), Some(_)) => {
-                    matches!(error, ProxyError::UpstreamConnect(_) | ProxyError::Upstream(_))
-                }
+                (Err(error), Some(_)) => matches!(
+                    error,
+                    ProxyError::UpstreamConnect(_) | ProxyError::Upstream(_) | ProxyError::Timeout
+                ),
             };
             if !retryable || attempt >= attempts {
                 return result;
@@ -334,9 +344,7 @@ fn apply_filters<'a>(
             HttpFilter::RequestHeaderModifier(modifier) => {
                 filters::modify_headers(&mut parts.headers, modifier)
             }
-            HttpFilter::ResponseHeaderModifier(modifier) => {
-                plan.response_modifiers.push(modifier)
-            }
+            HttpFilter::ResponseHeaderModifier(modifier) => plan.response_modifiers.push(modifier),
             HttpFilter::RequestRedirect(filter) => {
                 let context = RedirectContext {
                     scheme: redirect.scheme,
@@ -428,11 +436,12 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(connection) = headers.get(header::CONNECTION) {
-        let named: Vec<HeaderName> = connection
-            .to_str()
-            .unwrap_or("")
-            .split(',')
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
             .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
             .collect();
         for name in named {
@@ -442,6 +451,17 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in &HOP_BY_HOP {
         headers.remove(name);
     }
+}
+
+/// Whether the client announced it accepts trailers (`TE: trailers`), which gRPC needs
+/// end to end.
+fn accepts_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
 }
 
 fn prepare_upstream_headers(
@@ -463,7 +483,13 @@ fn prepare_upstream_headers(
         }
     }
     let original_host = parts.headers.get(header::HOST).cloned();
+    let trailers = accepts_trailers(&parts.headers);
     strip_hop_by_hop(&mut parts.headers);
+    if trailers {
+        parts
+            .headers
+            .insert(header::TE, HeaderValue::from_static("trailers"));
+    }
     if let Some(value) = upgrade_value {
         parts.headers.insert(header::UPGRADE, value);
         parts
@@ -476,14 +502,17 @@ fn prepare_upstream_headers(
         }
     }
     let client = conn.peer.ip().to_string();
-    let forwarded_for = match parts
+    let mut forwarded_for = String::new();
+    for previous in parts
         .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
     {
-        Some(previous) => format!("{previous}, {client}"),
-        None => client,
-    };
+        forwarded_for.push_str(previous);
+        forwarded_for.push_str(", ");
+    }
+    forwarded_for.push_str(&client);
     if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
         parts.headers.insert("x-forwarded-for", value);
     }
@@ -499,10 +528,15 @@ fn prepare_upstream_headers(
         Version::HTTP_10 => "1.0 torii",
         _ => "1.1 torii",
     };
-    parts.headers.append(header::VIA, HeaderValue::from_static(via));
+    parts
+        .headers
+        .append(header::VIA, HeaderValue::from_static(via));
 }
 
-async fn splice_upgraded(downstream: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+async fn splice_upgraded(
+    downstream: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+) {
     let (Ok(downstream), Ok(upstream)) = tokio::join!(downstream, upstream) else {
         return;
     };
@@ -531,7 +565,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_go() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close, x-secret"));
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, x-secret"),
+        );
         headers.insert("x-secret", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         headers.insert("x-kept", HeaderValue::from_static("1"));

@@ -65,15 +65,27 @@ pub(crate) async fn serve_tls_route<S>(
     splice_to(shared, &backends, stream, peer).await
 }
 
-async fn splice_to<S>(shared: Arc<Shared>, backends: &[WeightedTarget], mut stream: S, peer: SocketAddr)
-where
+async fn splice_to<S>(
+    shared: Arc<Shared>,
+    backends: &[WeightedTarget],
+    mut stream: S,
+    peer: SocketAddr,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(target) = pick_weighted(backends) else { return };
-    let BackendTarget::Resolved(id) = target else { return };
+    let Some(target) = pick_weighted(backends) else {
+        return;
+    };
+    let BackendTarget::Resolved(id) = target else {
+        return;
+    };
     let snapshot = shared.snapshot.load_full();
-    let Some(backend) = snapshot.backends.get(id) else { return };
-    let Some(address) = backend.pick() else { return };
+    let Some(backend) = snapshot.backends.get(id) else {
+        return;
+    };
+    let Some(address) = backend.pick() else {
+        return;
+    };
     let connect = TcpStream::connect(address);
     let mut upstream = match tokio::time::timeout(shared.options.connect_timeout, connect).await {
         Ok(Ok(upstream)) => upstream,

@@ -9,12 +9,11 @@ pub mod load;
 pub mod origin;
 pub mod set;
 
-pub use origin::Origin;
 pub use load::{
     is_yaml_file_name, load_paths, parse_texts, parse_yaml, read_paths, LoadError, LoadReport,
-    SourceText,
-    MAX_DOCUMENTS, MAX_FILE_BYTES,
+    SourceText, MAX_DOCUMENTS, MAX_FILE_BYTES,
 };
+pub use origin::Origin;
 pub use set::{object_key, Located, ObjectKey, ResourceSet};
 
 /// Re-exported wire types, so downstream crates name one path.

@@ -106,7 +106,10 @@ mod tests {
             ..ObjectMeta::default()
         };
         let cases = [
-            (object_key("HTTPRoute", &meta(Some("default"))), "HTTPRoute default/foo"),
+            (
+                object_key("HTTPRoute", &meta(Some("default"))),
+                "HTTPRoute default/foo",
+            ),
             (object_key("GatewayClass", &meta(None)), "GatewayClass foo"),
         ];
         for (key, expected) in cases {
@@ -119,9 +122,18 @@ mod tests {
         let mut set = ResourceSet::default();
         assert!(set.is_empty());
         let origin = Origin::default();
-        set.namespaces.push(Located { object: Namespace::default(), origin: origin.clone() });
-        set.secrets.push(Located { object: Secret::default(), origin: origin.clone() });
-        set.secrets.push(Located { object: Secret::default(), origin });
+        set.namespaces.push(Located {
+            object: Namespace::default(),
+            origin: origin.clone(),
+        });
+        set.secrets.push(Located {
+            object: Secret::default(),
+            origin: origin.clone(),
+        });
+        set.secrets.push(Located {
+            object: Secret::default(),
+            origin,
+        });
         assert_eq!(set.len(), 3);
         assert!(!set.is_empty());
     }

@@ -12,7 +12,10 @@ use torii_resources::{parse_yaml, LoadReport};
 fn cases_path() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("TORII_CONFORMANCE_CASES").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/data/cases.json")),
+        Some(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/conformance/data/cases.json"),
+        ),
         Some(PathBuf::from("/work/shared/conformance/data/cases.json")),
     ];
     candidates.into_iter().flatten().find(|p| p.is_file())
@@ -28,7 +31,9 @@ fn to_yaml(manifests: &[Value]) -> String {
 }
 
 fn array<'v>(value: &'v Value, what: &str) -> &'v [Value] {
-    value.as_array().map_or_else(|| panic!("{what} is not an array"), Vec::as_slice)
+    value
+        .as_array()
+        .map_or_else(|| panic!("{what} is not an array"), Vec::as_slice)
 }
 
 #[test]
@@ -48,7 +53,9 @@ fn upstream_conformance_manifests_load_without_errors() {
         let name = test["name"].as_str().unwrap_or("?");
         let mut report = LoadReport::default();
         parse_yaml(Path::new("base.yaml"), &to_yaml(base), &mut report);
-        let manifests = test["manifests"].as_object().expect("manifests is an object");
+        let manifests = test["manifests"]
+            .as_object()
+            .expect("manifests is an object");
         let mut expected = 0;
         for (file, docs) in manifests {
             let docs = array(docs, file);

@@ -285,6 +285,21 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_request_strings_agree_with_naive_scan(
+        listeners in listeners_strategy(),
+        host in prop_oneof![prop::sample::select(REQUEST_HOSTS).prop_map(String::from), "[a-z.]{0,24}"],
+        path in prop_oneof!["[/ab]{0,10}", "\\PC{0,16}"],
+        query in prop::option::of(prop_oneof!["[xyqr=&%0-9a-fA-F]{0,16}", "\\PC{0,16}"]),
+        method in prop::sample::select(vec![Method::GET, Method::POST]),
+    ) {
+        let mut req = Req::get(&host, &path).method(method);
+        req.path = path;
+        req.query = query;
+        let router = PortRouter::new(&listeners);
+        prop_assert_eq!(route_to(&router, &req), naive(&listeners, &req), "request {:?}", req);
+    }
+
+    #[test]
     fn winners_in_turn_follow_the_sorted_precedence_keys(
         matches in prop::collection::vec((0i64..3, tie_prone_match_strategy()), 1..=10),
         with_header in any::<bool>(),

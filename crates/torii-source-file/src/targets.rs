@@ -59,8 +59,13 @@ impl Targets {
         if self.files.contains(path) || self.yaml_dirs.contains(path) {
             return true;
         }
-        let in_yaml_dir = path.parent().is_some_and(|dir| self.yaml_dirs.contains(dir));
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let in_yaml_dir = path
+            .parent()
+            .is_some_and(|dir| self.yaml_dirs.contains(dir));
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         // Kubernetes volumes (ConfigMap, Secret) swap a `..data` symlink to update files.
         in_yaml_dir && is_yaml_file_name(name) || name.starts_with("..")
     }
@@ -79,7 +84,10 @@ mod tests {
         let file = root.path().join("one.yaml");
         let missing = root.path().join("later").join("x.yaml");
         let targets = Targets::new(&[dir.clone(), file.clone(), dir.clone(), missing]);
-        assert_eq!(targets.dirs, [dir, root.path().to_path_buf(), root.path().join("later")]);
+        assert_eq!(
+            targets.dirs,
+            [dir, root.path().to_path_buf(), root.path().join("later")]
+        );
         Ok(())
     }
 
@@ -96,8 +104,16 @@ mod tests {
             (data, vec![root.join("conf.d/a.yaml")], true),
             (data, vec![root.join("conf.d/a.yml")], true),
             (data, vec![root.join("single.txt")], true),
-            (EventKind::Create(CreateKind::File), vec![root.join("conf.d/b.yaml")], true),
-            (EventKind::Remove(RemoveKind::File), vec![root.join("single.txt")], true),
+            (
+                EventKind::Create(CreateKind::File),
+                vec![root.join("conf.d/b.yaml")],
+                true,
+            ),
+            (
+                EventKind::Remove(RemoveKind::File),
+                vec![root.join("single.txt")],
+                true,
+            ),
             (
                 EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
                 vec![root.join("conf.d/a.yaml.tmp"), root.join("conf.d/a.yaml")],
@@ -108,8 +124,16 @@ mod tests {
                 vec![root.join("conf.d/a.yaml")],
                 true,
             ),
-            (EventKind::Remove(RemoveKind::Folder), vec![root.join("conf.d")], true),
-            (EventKind::Create(CreateKind::Any), vec![root.join("conf.d/..data")], true),
+            (
+                EventKind::Remove(RemoveKind::Folder),
+                vec![root.join("conf.d")],
+                true,
+            ),
+            (
+                EventKind::Create(CreateKind::Any),
+                vec![root.join("conf.d/..data")],
+                true,
+            ),
             (EventKind::Any, vec![], true),
             (
                 EventKind::Access(AccessKind::Close(AccessMode::Write)),
@@ -117,7 +141,11 @@ mod tests {
                 true,
             ),
             // Reads, including the watcher's own.
-            (EventKind::Access(AccessKind::Open(AccessMode::Any)), vec![root.join("conf.d/a.yaml")], false),
+            (
+                EventKind::Access(AccessKind::Open(AccessMode::Any)),
+                vec![root.join("conf.d/a.yaml")],
+                false,
+            ),
             (
                 EventKind::Access(AccessKind::Close(AccessMode::Read)),
                 vec![root.join("single.txt")],
@@ -131,7 +159,9 @@ mod tests {
             (data, vec![root.join("conf.d/sub/a.yaml")], false),
         ];
         for (kind, paths, expected) in cases {
-            let event = paths.iter().fold(Event::new(kind), |e, p| e.add_path(p.clone()));
+            let event = paths
+                .iter()
+                .fold(Event::new(kind), |e, p| e.add_path(p.clone()));
             assert_eq!(targets.is_relevant(&event), expected, "{kind:?} {paths:?}");
         }
     }

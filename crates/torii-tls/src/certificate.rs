@@ -132,9 +132,12 @@ mod tests {
             ("no certificate in the chain", "", RSA_PKCS1, |e| {
                 matches!(e, InvalidCertificate::NoCertificate)
             }),
-            ("a key where the chain should be", RSA_PKCS8, RSA_PKCS8, |e| {
-                matches!(e, InvalidCertificate::NoCertificate)
-            }),
+            (
+                "a key where the chain should be",
+                RSA_PKCS8,
+                RSA_PKCS8,
+                |e| matches!(e, InvalidCertificate::NoCertificate),
+            ),
             ("a truncated leaf", &truncated_leaf, RSA_PKCS8, |e| {
                 matches!(e, InvalidCertificate::Leaf(_))
             }),

@@ -44,7 +44,10 @@ impl CertificateResolver {
         let Some(sni) = sni.map(without_trailing_dot) else {
             return self.listeners.get(self.no_sni?)?.keys.first();
         };
-        let index = select_listener(self.listeners.iter().map(|l| l.hostname.as_ref()), Some(sni))?;
+        let index = select_listener(
+            self.listeners.iter().map(|l| l.hostname.as_ref()),
+            Some(sni),
+        )?;
         choose_key(&self.listeners[index].keys, sni, schemes)
     }
 }
@@ -95,6 +98,9 @@ mod tests {
 
     use crate::test_support::Pki;
 
+    /// A listener's hostname and its certificates, as (Secret name, SANs).
+    type ListenerSpec<'a> = (Option<&'a str>, &'a [(&'static str, &'a [&'a str])]);
+
     struct Fixture {
         resolver: CertificateResolver,
         /// Secret names, parallel to the resolver's keys, to name what was chosen.
@@ -102,7 +108,7 @@ mod tests {
     }
 
     impl Fixture {
-        fn new(pki: &Pki, listeners: &[(Option<&str>, &[(&'static str, &[&str])])]) -> Self {
+        fn new(pki: &Pki, listeners: &[ListenerSpec<'_>]) -> Self {
             let mut names = Vec::new();
             let listeners = listeners
                 .iter()

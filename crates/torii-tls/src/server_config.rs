@@ -42,7 +42,7 @@ pub enum TlsError {
         secret: String,
         /// What is wrong with it.
         #[source]
-        source: InvalidCertificate,
+        source: Box<InvalidCertificate>,
     },
     /// No terminating listener of the port has a certificate.
     #[error("no terminating listener has a certificate")]
@@ -100,7 +100,7 @@ fn load_listener(listener: &ListenerConfig) -> Result<ListenerKeys, TlsError> {
                 TlsError::Certificate {
                     listener: listener.id.clone(),
                     secret: certificate.secret.clone(),
-                    source,
+                    source: Box::new(source),
                 }
             })
         })

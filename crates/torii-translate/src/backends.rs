@@ -6,7 +6,7 @@ use crate::index::{Index, RefFrom, RefTo, GATEWAY_GROUP};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use torii_config::{AppProtocol, Backend, BackendId, BackendTarget, Endpoint, RouteId};
+use torii_config::{AppProtocol, Backend, BackendId, BackendTarget, Endpoint, RouteId, RouteKind};
 use torii_resources::wire::gateway::{grpcroutes, httproutes, tcproutes, tlsroutes};
 use torii_resources::wire::Service;
 
@@ -77,7 +77,12 @@ impl<'a> Backends<'a> {
 
     /// Resolves one backendRef of `route`; a reference that does not resolve is logged and
     /// becomes [`BackendTarget::Invalid`].
-    pub fn resolve(&mut self, route: &RouteId, backend: BackendRef<'_>, log: &mut RefLog) -> BackendTarget {
+    pub fn resolve(
+        &mut self,
+        route: &RouteId,
+        backend: BackendRef<'_>,
+        log: &mut RefLog,
+    ) -> BackendTarget {
         match self.try_resolve(route, backend) {
             Ok(id) => {
                 log.backends.push(id.clone());
@@ -90,13 +95,21 @@ impl<'a> Backends<'a> {
         }
     }
 
-    fn try_resolve(&mut self, route: &RouteId, backend: BackendRef<'_>) -> Result<BackendId, Problem> {
+    fn try_resolve(
+        &mut self,
+        route: &RouteId,
+        backend: BackendRef<'_>,
+    ) -> Result<BackendId, Problem> {
         let group = backend.group.unwrap_or("");
         let kind = backend.kind.unwrap_or("Service");
         let name = backend.name;
         let namespace = backend.namespace.unwrap_or(&route.namespace);
         if !group.is_empty() || kind != "Service" {
-            let shown = if group.is_empty() { kind.to_string() } else { format!("{group}/{kind}") };
+            let shown = if group.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{group}/{kind}")
+            };
             return Err(Problem::new(
                 reason::INVALID_KIND,
                 format!("backendRef {shown} {name}: only core Services are supported"),
@@ -122,9 +135,11 @@ impl<'a> Backends<'a> {
             ));
         }
         let not_found = |message: String| Problem::new(reason::BACKEND_NOT_FOUND, message);
-        let port = backend
-            .port
-            .ok_or_else(|| not_found(format!("backendRef to Service {namespace}/{name} needs a port")))?;
+        let port = backend.port.ok_or_else(|| {
+            not_found(format!(
+                "backendRef to Service {namespace}/{name} needs a port"
+            ))
+        })?;
         let service = self
             .index
             .service(namespace, name)
@@ -133,13 +148,14 @@ impl<'a> Backends<'a> {
             .ok()
             .and_then(|port| find_port(service, port))
             .ok_or_else(|| not_found(format!("Service {namespace}/{name} has no port {port}")))?;
+        check_protocol(route.kind, &service_port, &format!("{namespace}/{name}"))?;
         let id = BackendId::Service {
             namespace: Arc::from(namespace),
             name: Arc::from(name),
-            port: service_port.0,
+            port: service_port.port,
         };
         if !self.built.contains_key(&id) {
-            let backend = build(self.index, id.clone(), namespace, name, service_port.1, service_port.2);
+            let backend = build(self.index, id.clone(), namespace, name, service_port);
             self.built.insert(id.clone(), Arc::new(backend));
         }
         Ok(id)
@@ -154,12 +170,50 @@ impl<'a> Backends<'a> {
     }
 }
 
-/// The Service port numbered `port`: the number, its name (`""` when unnamed) and its
-/// `appProtocol`.
-fn find_port(service: &Service, port: u16) -> Option<(u16, &str, Option<&str>)> {
+/// A Service port, as a backend needs it.
+#[derive(Debug, Clone, Copy)]
+struct ServicePort<'s> {
+    /// `port`.
+    port: u16,
+    /// `name` (`""` when unnamed): the name of the matching slice ports.
+    name: &'s str,
+    /// `appProtocol`.
+    app_protocol: Option<&'s str>,
+    /// `protocol` (`TCP` when unset).
+    transport: &'s str,
+}
+
+/// The Service port numbered `port`.
+fn find_port(service: &Service, port: u16) -> Option<ServicePort<'_>> {
     let ports = service.spec.as_ref()?.ports.as_ref()?;
     let found = ports.iter().find(|p| p.port == i32::from(port))?;
-    Some((port, found.name.as_deref().unwrap_or(""), found.app_protocol.as_deref()))
+    Some(ServicePort {
+        port,
+        name: found.name.as_deref().unwrap_or(""),
+        app_protocol: found.app_protocol.as_deref(),
+        transport: found.protocol.as_deref().unwrap_or("TCP"),
+    })
+}
+
+/// Whether torii can speak to a Service port for a route of `kind`: over TCP, and for HTTP
+/// routes without TLS to the backend.
+fn check_protocol(kind: RouteKind, port: &ServicePort<'_>, service: &str) -> Result<(), Problem> {
+    let unsupported = |message: String| Problem::new(reason::UNSUPPORTED_PROTOCOL, message);
+    if port.transport != "TCP" {
+        return Err(unsupported(format!(
+            "Service {service} port {} uses {}; only TCP is supported",
+            port.port, port.transport
+        )));
+    }
+    let http = matches!(kind, RouteKind::Http | RouteKind::Grpc);
+    if let Some(app_protocol @ ("https" | "kubernetes.io/wss")) = port.app_protocol.filter(|_| http)
+    {
+        return Err(unsupported(format!(
+            "Service {service} port {} has appProtocol {app_protocol}: TLS to backends is not supported",
+            port.port
+        )));
+    }
+    Ok(())
 }
 
 /// The backend of one Service port: every ready endpoint of the Service's slices, at the
@@ -169,9 +223,9 @@ fn build(
     id: BackendId,
     namespace: &str,
     service: &str,
-    port_name: &str,
-    app_protocol: Option<&str>,
+    service_port: ServicePort<'_>,
 ) -> Backend {
+    let port_name = service_port.name;
     let mut endpoints = Vec::new();
     let mut slice_protocol = None;
     for slice in index.slices(namespace, service) {
@@ -183,7 +237,11 @@ fn build(
         let Some(slice_port) = slice_port else {
             continue;
         };
-        let Some(port) = slice_port.port.and_then(|p| u16::try_from(p).ok()).filter(|p| *p != 0) else {
+        let Some(port) = slice_port
+            .port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
+        else {
             continue;
         };
         slice_protocol = slice_protocol.or(slice_port.app_protocol.as_deref());
@@ -205,7 +263,7 @@ fn build(
     endpoints.dedup();
     Backend {
         id,
-        protocol: app_protocol_of(app_protocol.or(slice_protocol)),
+        protocol: app_protocol_of(service_port.app_protocol.or(slice_protocol)),
         endpoints,
     }
 }

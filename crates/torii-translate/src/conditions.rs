@@ -30,7 +30,7 @@ pub mod reason {
     pub const UNSUPPORTED_ADDRESS: &str = "UnsupportedAddress";
     /// Some of a Gateway's listeners are invalid.
     pub const LISTENERS_NOT_VALID: &str = "ListenersNotValid";
-    /// A listener's protocol is not supported.
+    /// A listener's protocol, or a backend's, is not supported.
     pub const UNSUPPORTED_PROTOCOL: &str = "UnsupportedProtocol";
     /// A listener asks for client certificate validation torii cannot do.
     pub const NO_VALID_CA_CERTIFICATE: &str = "NoValidCACertificate";

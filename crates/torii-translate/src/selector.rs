@@ -58,14 +58,18 @@ impl LabelSelector {
 
     /// Whether an object whose labels `label` looks up satisfies every requirement.
     pub fn matches<'v>(&self, label: impl Fn(&str) -> Option<&'v str>) -> bool {
-        self.requirements.iter().all(|requirement| match requirement {
-            Requirement::In(key, values) => label(key).is_some_and(|v| values.iter().any(|x| x == v)),
-            Requirement::NotIn(key, values) => {
-                label(key).is_none_or(|v| !values.iter().any(|x| x == v))
-            }
-            Requirement::Exists(key) => label(key).is_some(),
-            Requirement::DoesNotExist(key) => label(key).is_none(),
-        })
+        self.requirements
+            .iter()
+            .all(|requirement| match requirement {
+                Requirement::In(key, values) => {
+                    label(key).is_some_and(|v| values.iter().any(|x| x == v))
+                }
+                Requirement::NotIn(key, values) => {
+                    label(key).is_none_or(|v| !values.iter().any(|x| x == v))
+                }
+                Requirement::Exists(key) => label(key).is_some(),
+                Requirement::DoesNotExist(key) => label(key).is_none(),
+            })
     }
 }
 
@@ -88,15 +92,36 @@ mod tests {
             ("matchLabels: {env: prod}", true),
             ("matchLabels: {env: dev}", false),
             ("matchLabels: {env: prod, team: b}", false),
-            ("matchExpressions: [{key: env, operator: In, values: [dev, prod]}]", true),
-            ("matchExpressions: [{key: env, operator: In, values: [dev]}]", false),
-            ("matchExpressions: [{key: env, operator: NotIn, values: [dev]}]", true),
-            ("matchExpressions: [{key: env, operator: NotIn, values: [prod]}]", false),
-            ("matchExpressions: [{key: zone, operator: NotIn, values: [x]}]", true),
+            (
+                "matchExpressions: [{key: env, operator: In, values: [dev, prod]}]",
+                true,
+            ),
+            (
+                "matchExpressions: [{key: env, operator: In, values: [dev]}]",
+                false,
+            ),
+            (
+                "matchExpressions: [{key: env, operator: NotIn, values: [dev]}]",
+                true,
+            ),
+            (
+                "matchExpressions: [{key: env, operator: NotIn, values: [prod]}]",
+                false,
+            ),
+            (
+                "matchExpressions: [{key: zone, operator: NotIn, values: [x]}]",
+                true,
+            ),
             ("matchExpressions: [{key: team, operator: Exists}]", true),
             ("matchExpressions: [{key: zone, operator: Exists}]", false),
-            ("matchExpressions: [{key: zone, operator: DoesNotExist}]", true),
-            ("matchExpressions: [{key: team, operator: DoesNotExist}]", false),
+            (
+                "matchExpressions: [{key: zone, operator: DoesNotExist}]",
+                true,
+            ),
+            (
+                "matchExpressions: [{key: team, operator: DoesNotExist}]",
+                false,
+            ),
         ];
         for (yaml, expected) in cases {
             let selector = selector(yaml).expect("valid selector");

@@ -213,10 +213,11 @@ pub async fn start_app(app: &'static str, version: &'static str) -> std::io::Res
             };
             let served = served.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let n = served.fetch_add(1, Ordering::Relaxed) + 1;
-                    async move { Ok::<_, Infallible>(answer(app, version, n, &request)) }
-                });
+                let service =
+                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let n = served.fetch_add(1, Ordering::Relaxed) + 1;
+                        async move { Ok::<_, Infallible>(answer(app, version, n, &request)) }
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .with_upgrades()
@@ -227,7 +228,12 @@ pub async fn start_app(app: &'static str, version: &'static str) -> std::io::Res
     Ok(address)
 }
 
-fn answer(app: &str, version: &str, n: u64, request: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+fn answer(
+    app: &str,
+    version: &str,
+    n: u64,
+    request: &Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
     let headers: serde_json::Map<String, serde_json::Value> = request
         .headers()
         .iter()

@@ -68,7 +68,9 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .find(|c: char| !c.is_ascii_digit())
         .map(|i| text.split_at(i))
         .unwrap_or((text, "s"));
-    let value: u64 = number.parse().map_err(|_| format!("invalid duration {text:?}"))?;
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}"))?;
     match unit {
         "ms" => Ok(std::time::Duration::from_millis(value)),
         "s" => Ok(std::time::Duration::from_secs(value)),

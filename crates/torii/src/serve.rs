@@ -40,7 +40,10 @@ pub struct Controller {
 
 impl Controller {
     /// Translates and applies one load report; the previous snapshot keeps serving on error.
-    pub async fn apply(&self, report: LoadReport) -> Result<torii_proxy::ApplyReport, ApplyFailure> {
+    pub async fn apply(
+        &self,
+        report: LoadReport,
+    ) -> Result<torii_proxy::ApplyReport, ApplyFailure> {
         for warning in &report.warnings {
             tracing::warn!(problem = %warning, "config warning");
         }
@@ -116,7 +119,11 @@ pub fn build_runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::R
 
 /// Serves from a file source until SIGTERM/SIGINT. `on_ready` runs once the first snapshot
 /// is served (the demo prints its instructions there).
-pub async fn run(source: FileSource, run: RunArgs, on_ready: Option<Box<dyn FnOnce() + Send>>) -> ExitCode {
+pub async fn run(
+    source: FileSource,
+    run: RunArgs,
+    on_ready: Option<Box<dyn FnOnce() + Send>>,
+) -> ExitCode {
     let mut registry = Registry::default();
     let metrics = ProxyMetrics::register(&mut registry);
     let admin = AdminState::new(registry);
@@ -142,11 +149,10 @@ pub async fn run(source: FileSource, run: RunArgs, on_ready: Option<Box<dyn FnOn
     };
     tokio::spawn(admin_server);
 
-    // Watch first, so no edit made during startup is missed.
+    // Watching starts before the first read, so no edit made during startup is missed.
     let paths = source.paths().to_vec();
-    let initial = source.load();
-    let mut changes = match source.watch() {
-        Ok(changes) => changes,
+    let (initial, mut changes) = match source.load_and_watch() {
+        Ok(loaded) => loaded,
         Err(error) => {
             tracing::error!(%error, "cannot watch config files");
             return ExitCode::from(1);
@@ -197,7 +203,10 @@ pub async fn run(source: FileSource, run: RunArgs, on_ready: Option<Box<dyn FnOn
     tracing::info!(timeout = ?run.drain_timeout, "draining");
     let left = controller.proxy.shutdown(run.drain_timeout).await;
     if left > 0 {
-        tracing::warn!(connections = left, "drain timeout passed with connections open");
+        tracing::warn!(
+            connections = left,
+            "drain timeout passed with connections open"
+        );
     }
     tracing::info!("stopped");
     ExitCode::SUCCESS

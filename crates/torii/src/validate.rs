@@ -34,7 +34,12 @@ pub fn main(args: ValidateArgs) -> ExitCode {
     );
     let mut problems = 0;
     let origin_of = |kind: &str, namespace: &str, name: &str| -> String {
-        origin_of(&report.set, kind, namespace, name)
+        report
+            .origin_of(&torii_resources::ObjectKey {
+                kind: kind.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            })
             .map(|o| format!("{o}: "))
             .unwrap_or_default()
     };
@@ -60,7 +65,11 @@ pub fn main(args: ValidateArgs) -> ExitCode {
         }
     }
     for route in &translation.status.routes {
-        let prefix = origin_of(route.route.kind.as_str(), &route.route.namespace, &route.route.name);
+        let prefix = origin_of(
+            route.route.kind.as_str(),
+            &route.route.namespace,
+            &route.route.name,
+        );
         for parent in &route.parents {
             print(
                 prefix.clone(),
@@ -87,36 +96,5 @@ fn is_problem(condition: &Condition) -> bool {
     match condition.type_ {
         "Conflicted" => condition.status == ConditionStatus::True,
         _ => condition.status == ConditionStatus::False,
-    }
-}
-
-/// Where an object was read from.
-fn origin_of<'a>(
-    set: &'a torii_resources::ResourceSet,
-    kind: &str,
-    namespace: &str,
-    name: &str,
-) -> Option<&'a torii_resources::Origin> {
-    fn find<'a, T>(
-        list: &'a [torii_resources::Located<T>],
-        meta: impl Fn(&T) -> &torii_resources::wire::ObjectMeta,
-        namespace: &str,
-        name: &str,
-    ) -> Option<&'a torii_resources::Origin> {
-        list.iter()
-            .find(|l| {
-                let meta = meta(&l.object);
-                meta.name.as_deref() == Some(name)
-                    && meta.namespace.as_deref().unwrap_or("default") == namespace
-            })
-            .map(|l| &l.origin)
-    }
-    match kind {
-        "Gateway" => find(&set.gateways, |o| &o.metadata, namespace, name),
-        "HTTPRoute" => find(&set.http_routes, |o| &o.metadata, namespace, name),
-        "GRPCRoute" => find(&set.grpc_routes, |o| &o.metadata, namespace, name),
-        "TLSRoute" => find(&set.tls_routes, |o| &o.metadata, namespace, name),
-        "TCPRoute" => find(&set.tcp_routes, |o| &o.metadata, namespace, name),
-        _ => None,
     }
 }

@@ -120,7 +120,9 @@ pub(crate) fn parse(file: &Arc<PathBuf>, chunk: &Chunk<'_>, report: &mut LoadRep
     let header = match Header::read(&value) {
         Ok(header) => header,
         Err((field, message)) => {
-            report.errors.push(cx.error(None, Some(field), message.into()));
+            report
+                .errors
+                .push(cx.error(None, Some(field), message.into()));
             return;
         }
     };

@@ -187,10 +187,16 @@ mod tests {
             .set_len(MAX_FILE_BYTES)?;
         let missing = d.join("missing.yaml");
         let cases = [
-            (d.join("latin1.yaml"), Some("file is not valid UTF-8 (at byte 6)")),
+            (
+                d.join("latin1.yaml"),
+                Some("file is not valid UTF-8 (at byte 6)"),
+            ),
             (d.join("big.yaml"), Some("file is larger than 32 MiB")),
             (d.join("limit.yaml"), None),
-            (missing.clone(), Some("cannot read: No such file or directory")),
+            (
+                missing.clone(),
+                Some("cannot read: No such file or directory"),
+            ),
         ];
         for (path, expected) in cases {
             let texts = read_paths(std::slice::from_ref(&path));
@@ -208,9 +214,15 @@ mod tests {
             }
         }
         // The error names the path the user gave.
-        let error = read_paths(std::slice::from_ref(&missing))[0].text.clone().err();
+        let error = read_paths(std::slice::from_ref(&missing))[0]
+            .text
+            .clone()
+            .err();
         let shown = error.map(|e| e.to_string()).unwrap_or_default();
-        assert!(shown.starts_with(&format!("{}: ", missing.display())), "{shown}");
+        assert!(
+            shown.starts_with(&format!("{}: ", missing.display())),
+            "{shown}"
+        );
         Ok(())
     }
 }

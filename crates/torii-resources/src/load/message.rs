@@ -22,7 +22,10 @@ pub(crate) fn yaml_error(
         line
     });
     if let Some(field) = field {
-        if let Some(rest) = message.strip_prefix(field).and_then(|m| m.strip_prefix(": ")) {
+        if let Some(rest) = message
+            .strip_prefix(field)
+            .and_then(|m| m.strip_prefix(": "))
+        {
             message = rest.to_owned();
         }
     }
@@ -96,8 +99,15 @@ mod tests {
 
     #[test]
     fn yaml_errors_get_file_lines() {
-        // (document text, first line in the file, known field, expected line, expected message)
-        let cases: &[(&str, usize, Option<&str>, Option<usize>, &str)] = &[
+        /// (document text, first line in the file, known field, expected line and message)
+        type Case = (
+            &'static str,
+            usize,
+            Option<&'static str>,
+            Option<usize>,
+            &'static str,
+        );
+        let cases: &[Case] = &[
             (
                 "a: 1\nb: [\n",
                 10,

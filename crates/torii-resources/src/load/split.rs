@@ -117,9 +117,11 @@ fn is_content(line: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// (text, expected documents as (text, first_line, content_line)).
-    #[allow(clippy::type_complexity)]
-    const CASES: &[(&str, &[(&str, usize, usize)])] = &[
+    /// An expected document: (text, first_line, content_line).
+    type Doc = (&'static str, usize, usize);
+
+    /// (text, expected documents).
+    const CASES: &[(&str, &[Doc])] = &[
         ("", &[]),
         ("\n\n# only a comment\n", &[]),
         ("a: 1\n", &[("a: 1\n", 1, 1)]),

@@ -132,17 +132,26 @@ fn reads_every_kind_with_namespaces_and_lines() {
     assert_eq!(set.len(), 11);
     let cases = [
         (placed(&set.namespaces, |o| &o.metadata), row("", "apps", 2)),
-        (placed(&set.services, |o| &o.metadata), row("default", "web", 8)),
+        (
+            placed(&set.services, |o| &o.metadata),
+            row("default", "web", 8),
+        ),
         (
             placed(&set.endpoint_slices, |o| &o.metadata),
             row("default", "web-1", 18),
         ),
-        (placed(&set.secrets, |o| &o.metadata), row("apps", "cert", 32)),
+        (
+            placed(&set.secrets, |o| &o.metadata),
+            row("apps", "cert", 32),
+        ),
         (
             placed(&set.gateway_classes, |o| &o.metadata),
             row("", "torii", 40),
         ),
-        (placed(&set.gateways, |o| &o.metadata), row("apps", "gw", 46)),
+        (
+            placed(&set.gateways, |o| &o.metadata),
+            row("apps", "gw", 46),
+        ),
         (
             placed(&set.http_routes, |o| &o.metadata),
             row("default", "web", 54),
@@ -170,7 +179,10 @@ fn reads_every_kind_with_namespaces_and_lines() {
     assert_eq!(*set.services[0].origin.file, PathBuf::from("every.yaml"));
     let secret = &set.secrets[0].object;
     let data = secret.data.clone().unwrap_or_default();
-    assert_eq!(data.get("tls.crt").map(|b| b.0.as_slice()), Some(&b"cert"[..]));
+    assert_eq!(
+        data.get("tls.crt").map(|b| b.0.as_slice()),
+        Some(&b"cert"[..])
+    );
     let key = ObjectKey {
         kind: "HTTPRoute".into(),
         namespace: "default".into(),
@@ -237,7 +249,12 @@ fn one_bad_document_does_not_hide_the_others() {
     let report = parse("f.yaml", text);
     assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
     assert_eq!(report.errors[0].origin.line, 6);
-    let names: Vec<_> = report.set.namespaces.iter().map(|n| n.object.metadata.name.clone()).collect();
+    let names: Vec<_> = report
+        .set
+        .namespaces
+        .iter()
+        .map(|n| n.object.metadata.name.clone())
+        .collect();
     assert_eq!(names, [Some("a".into()), Some("b".into())]);
 }
 
@@ -254,6 +271,11 @@ metadata: {name: cm}
 apiVersion: torii.dev/v1alpha1
 kind: OriginPool
 metadata: {name: pool}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec: {ports: [{port: 80, bogus: 1}]}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -273,12 +295,15 @@ extra: 1
             "w.yaml:1: Deployment apps/web: unknown kind in `apps/v1`, ignored",
             "w.yaml:5: ConfigMap cm: unknown kind in `v1`, ignored",
             "w.yaml:9: OriginPool pool: unsupported kind in `torii.dev/v1alpha1`, ignored",
-            "w.yaml:13: HTTPRoute default/r: metadata.colour: unknown field, ignored",
-            "w.yaml:13: HTTPRoute default/r: spec.rules[0].matches[0].fuzzy: unknown field, ignored",
-            "w.yaml:13: HTTPRoute default/r: extra: unknown field, ignored",
+            "w.yaml:13: Service default/svc: spec.ports[0].bogus: unknown field, ignored",
+            "w.yaml:18: HTTPRoute default/r: metadata.colour: unknown field, ignored",
+            "w.yaml:18: HTTPRoute default/r: spec.rules[0].matches[0].fuzzy: unknown field, ignored",
+            "w.yaml:18: HTTPRoute default/r: extra: unknown field, ignored",
         ]
     );
-    assert_eq!(report.set.len(), 1);
+    assert_eq!(report.set.len(), 2);
+    // The status was dropped, not read (it was not even valid).
+    assert_eq!(report.set.http_routes[0].object.status, None);
 }
 
 #[test]
@@ -384,6 +409,16 @@ spec:
 }
 
 #[test]
+fn a_byte_order_mark_is_skipped() {
+    let report = parse(
+        "bom.yaml",
+        "\u{feff}apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+    );
+    assert!(report.is_ok(), "{:?}", report.errors);
+    assert_eq!(report.set.namespaces.len(), 1);
+}
+
+#[test]
 fn empty_documents_and_null_are_skipped() {
     let report = parse("e.yaml", "---\n---\n# nothing\n---\n~\n---\n");
     assert!(report.is_ok(), "{:?}", report.errors);
@@ -396,7 +431,11 @@ fn stops_after_the_document_limit() {
     let text = "[]\n---\n".repeat(MAX_DOCUMENTS + 5);
     let report = parse("many.yaml", &text);
     assert_eq!(report.errors.len(), MAX_DOCUMENTS + 1);
-    let last = report.errors.last().map(|e| e.message.clone()).unwrap_or_default();
+    let last = report
+        .errors
+        .last()
+        .map(|e| e.message.clone())
+        .unwrap_or_default();
     assert!(last.starts_with("too many documents"), "{last}");
 }
 
@@ -411,12 +450,21 @@ fn loads_paths_like_serve_f() -> std::io::Result<()> {
     let single = tempfile::NamedTempFile::new()?;
     fs::write(single.path(), ns("single"))?;
     let missing = d.join("missing");
-    let report = load_paths(&[d.to_path_buf(), single.path().to_path_buf(), missing.clone()]);
+    let report = load_paths(&[
+        d.to_path_buf(),
+        single.path().to_path_buf(),
+        missing.clone(),
+    ]);
     let names: Vec<_> = report
         .set
         .namespaces
         .iter()
-        .map(|n| (n.object.metadata.name.clone().unwrap_or_default(), n.origin.to_string()))
+        .map(|n| {
+            (
+                n.object.metadata.name.clone().unwrap_or_default(),
+                n.origin.to_string(),
+            )
+        })
         .collect();
     let at = |file: &Path, line: usize| format!("{}:{line}", file.display());
     assert_eq!(

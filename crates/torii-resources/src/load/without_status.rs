@@ -118,7 +118,15 @@ mod tests {
         for (text, spec, inner) in cases {
             let de = serde_yaml_ng::Deserializer::from_str(text);
             let object = Object::deserialize(WithoutStatus(de)).expect("the text is valid");
-            assert_eq!(object, Object { spec, status: None, inner }, "{text}");
+            assert_eq!(
+                object,
+                Object {
+                    spec,
+                    status: None,
+                    inner
+                },
+                "{text}"
+            );
         }
     }
 

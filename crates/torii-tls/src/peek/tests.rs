@@ -12,7 +12,10 @@ fn hello(sni: Option<&str>) -> ClientHelloPeek {
 
 /// The first flight of a real rustls client (TLS 1.3 and 1.2 offered, ALPN, key shares).
 fn rustls_hello(server_name: &str) -> Vec<u8> {
-    let config = Arc::new(client_config(Verify::AnyChain(Vec::new()), &["h2", "http/1.1"]));
+    let config = Arc::new(client_config(
+        Verify::AnyChain(Vec::new()),
+        &["h2", "http/1.1"],
+    ));
     client_hello_bytes(&config, server_name)
 }
 
@@ -49,7 +52,11 @@ fn handshake(extensions: Option<&[u8]>) -> Vec<u8> {
     body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
     body.extend_from_slice(&[1, 0]); // null compression
     if let Some(extensions) = extensions {
-        body.extend_from_slice(&u16::try_from(extensions.len()).expect("short").to_be_bytes());
+        body.extend_from_slice(
+            &u16::try_from(extensions.len())
+                .expect("short")
+                .to_be_bytes(),
+        );
         body.extend_from_slice(extensions);
     }
     let mut message = vec![HANDSHAKE_TYPE_CLIENT_HELLO];
@@ -74,13 +81,19 @@ fn server_names(entries: &[(u8, &[u8])]) -> Vec<u8> {
         list.extend_from_slice(&u16::try_from(name.len()).expect("short").to_be_bytes());
         list.extend_from_slice(name);
     }
-    let mut out = u16::try_from(list.len()).expect("short").to_be_bytes().to_vec();
+    let mut out = u16::try_from(list.len())
+        .expect("short")
+        .to_be_bytes()
+        .to_vec();
     out.extend_from_slice(&list);
     out
 }
 
 fn sni_extension(name: &str) -> Vec<u8> {
-    extension(EXTENSION_SERVER_NAME, &server_names(&[(NAME_TYPE_HOST_NAME, name.as_bytes())]))
+    extension(
+        EXTENSION_SERVER_NAME,
+        &server_names(&[(NAME_TYPE_HOST_NAME, name.as_bytes())]),
+    )
 }
 
 #[test]
@@ -104,7 +117,24 @@ fn reads_the_sni_of_a_rustls_client_at_every_partial_read() {
         // Bytes after the ClientHello (an early application record) change nothing.
         let mut more = bytes.clone();
         more.extend_from_slice(&[23, 3, 3, 0, 1, 0]);
-        assert_eq!(peek_client_hello(&more), hello(want), "{server_name} with more");
+        assert_eq!(
+            peek_client_hello(&more),
+            hello(want),
+            "{server_name} with more"
+        );
+    }
+}
+
+#[test]
+fn reads_the_sni_of_an_openssl_client() {
+    let bytes = include_bytes!("../../tests/data/openssl-client-hello.bin");
+    assert_eq!(peek_client_hello(bytes), hello(Some("a.example.com")));
+    for end in 0..bytes.len() {
+        assert_eq!(
+            peek_client_hello(&bytes[..end]),
+            ClientHelloPeek::NeedMore,
+            "first {end} bytes"
+        );
     }
 }
 
@@ -180,7 +210,10 @@ fn the_start_of_a_record_is_judged_as_soon_as_it_is_visible() {
         (&[22, 3, 1, 0, 200, 1], ClientHelloPeek::NeedMore),
         (&[22, 3, 1, 0, 200, 1, 0, 0, 196], ClientHelloPeek::NeedMore),
         (b"G", ClientHelloPeek::NotTls),
-        (b"GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n", ClientHelloPeek::NotTls),
+        (
+            b"GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n",
+            ClientHelloPeek::NotTls,
+        ),
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", ClientHelloPeek::NotTls),
         (&[22, 2], ClientHelloPeek::NotTls),
         // SSL 2.0 compatible hello.
@@ -231,15 +264,39 @@ fn reads_server_name_extensions_as_rustls_does() {
             Some([other.clone(), sni_extension("a.example.com"), other.clone()].concat()),
             hello(Some("a.example.com")),
         ),
-        ("trailing dot", Some(sni_extension("A.Example.com.")), hello(Some("a.example.com"))),
+        (
+            "trailing dot",
+            Some(sni_extension("A.Example.com.")),
+            hello(Some("a.example.com")),
+        ),
         ("IP address", Some(ext(&ip)), hello(None)),
-        ("unknown type after host_name", Some(ext(&unknown_after)), hello(Some("a.example.com"))),
+        (
+            "unknown type after host_name",
+            Some(ext(&unknown_after)),
+            hello(Some("a.example.com")),
+        ),
         ("two host_names", Some(ext(&two)), ClientHelloPeek::NotTls),
-        ("only an unknown type", Some(ext(&unknown_only)), ClientHelloPeek::NotTls),
-        ("empty host_name", Some(ext(&empty_name)), ClientHelloPeek::NotTls),
-        ("not a DNS name", Some(ext(&bad_name)), ClientHelloPeek::NotTls),
+        (
+            "only an unknown type",
+            Some(ext(&unknown_only)),
+            ClientHelloPeek::NotTls,
+        ),
+        (
+            "empty host_name",
+            Some(ext(&empty_name)),
+            ClientHelloPeek::NotTls,
+        ),
+        (
+            "not a DNS name",
+            Some(ext(&bad_name)),
+            ClientHelloPeek::NotTls,
+        ),
         ("only a dot", Some(ext(&dot_only)), ClientHelloPeek::NotTls),
-        ("empty name list", Some(ext(&[0, 0])), ClientHelloPeek::NotTls),
+        (
+            "empty name list",
+            Some(ext(&[0, 0])),
+            ClientHelloPeek::NotTls,
+        ),
         ("empty extension", Some(ext(&[])), ClientHelloPeek::NotTls),
         (
             "name list longer than the extension",
@@ -248,12 +305,20 @@ fn reads_server_name_extensions_as_rustls_does() {
         ),
         (
             "bytes after the name list",
-            Some(ext(&[server_names(&[(0, b"a.example.com")]), vec![0]].concat())),
+            Some(ext(
+                &[server_names(&[(0, b"a.example.com")]), vec![0]].concat()
+            )),
             ClientHelloPeek::NotTls,
         ),
         (
             "server_name twice",
-            Some([sni_extension("a.example.com"), sni_extension("b.example.com")].concat()),
+            Some(
+                [
+                    sni_extension("a.example.com"),
+                    sni_extension("b.example.com"),
+                ]
+                .concat(),
+            ),
             ClientHelloPeek::NotTls,
         ),
         (
@@ -261,7 +326,11 @@ fn reads_server_name_extensions_as_rustls_does() {
             Some(vec![0, 10, 0, 9, 1]),
             ClientHelloPeek::NotTls,
         ),
-        ("half an extension header", Some(vec![0, 10, 0]), ClientHelloPeek::NotTls),
+        (
+            "half an extension header",
+            Some(vec![0, 10, 0]),
+            ClientHelloPeek::NotTls,
+        ),
     ];
     for (name, extensions, want) in cases {
         let message = handshake(extensions.as_deref());
@@ -280,7 +349,8 @@ fn malformed_hello_bodies_are_refused() {
         message.extend_from_slice(&body);
         records(&message, &[])
     };
-    let cases: [(&str, &dyn Fn(&mut Vec<u8>)); 7] = [
+    type Edit<'a> = &'a dyn Fn(&mut Vec<u8>);
+    let cases: [(&str, Edit); 7] = [
         ("cut in the random", &|b| b.truncate(20)),
         ("session id of 33 bytes", &|b| {
             b[34] = 33;
@@ -303,7 +373,11 @@ fn malformed_hello_bodies_are_refused() {
         hello(Some("a.example.com"))
     );
     for (name, edit) in cases {
-        assert_eq!(peek_client_hello(&with_body(edit)), ClientHelloPeek::NotTls, "{name}");
+        assert_eq!(
+            peek_client_hello(&with_body(edit)),
+            ClientHelloPeek::NotTls,
+            "{name}"
+        );
     }
 }
 

@@ -14,7 +14,9 @@ use rustls::{
 };
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::sync::Arc;
-use torii_config::{GatewayId, HostnameMatch, ListenerConfig, ListenerId, ListenerProtocol, TlsCertificate};
+use torii_config::{
+    GatewayId, HostnameMatch, ListenerConfig, ListenerId, ListenerProtocol, TlsCertificate,
+};
 
 /// The test RSA key (rcgen cannot generate RSA keys with ring), PKCS#8 and PKCS#1.
 pub const RSA_PKCS8: &str = include_str!("../data/rsa2048.pkcs8.pem");
@@ -38,7 +40,9 @@ impl Pki {
     /// Trust anchors for a verifying client.
     pub fn roots(&self) -> RootCertStore {
         let mut roots = RootCertStore::empty();
-        roots.add(self.ca.der().clone()).expect("CA is a valid anchor");
+        roots
+            .add(self.ca.der().clone())
+            .expect("CA is a valid anchor");
         roots
     }
 
@@ -62,8 +66,9 @@ impl Pki {
         certified_key: &KeyPair,
         served_key_pem: &str,
     ) -> TlsCertificate {
-        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .expect("valid SANs");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("valid SANs");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf = params.signed_by(certified_key, &self.ca).expect("CA signs");
         let chain = format!("{}{}", leaf.pem(), self.ca.pem());
@@ -124,7 +129,9 @@ pub fn client_config(verify: Verify<'_>, alpn: &[&str]) -> ClientConfig {
         .with_safe_default_protocol_versions()
         .expect("ring supports the defaults");
     let mut config = match verify {
-        Verify::Pki(pki) => builder.with_root_certificates(pki.roots()).with_no_client_auth(),
+        Verify::Pki(pki) => builder
+            .with_root_certificates(pki.roots())
+            .with_no_client_auth(),
         Verify::AnyChain(schemes) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyChain { provider, schemes }))
@@ -136,18 +143,24 @@ pub fn client_config(verify: Verify<'_>, alpn: &[&str]) -> ClientConfig {
 
 /// A client that resumes TLS 1.2 sessions by session id only (no tickets).
 pub fn tls12_session_id_only(mut config: ClientConfig) -> ClientConfig {
-    config.resumption = Resumption::in_memory_sessions(32).tls12_resumption(Tls12Resumption::SessionIdOnly);
+    config.resumption =
+        Resumption::in_memory_sessions(32).tls12_resumption(Tls12Resumption::SessionIdOnly);
     config
 }
 
 /// A client limited to one protocol version.
-pub fn only_version(verify: Verify<'_>, version: &'static rustls::SupportedProtocolVersion) -> ClientConfig {
+pub fn only_version(
+    verify: Verify<'_>,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> ClientConfig {
     let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[version])
         .expect("ring supports both versions");
     match verify {
-        Verify::Pki(pki) => builder.with_root_certificates(pki.roots()).with_no_client_auth(),
+        Verify::Pki(pki) => builder
+            .with_root_certificates(pki.roots())
+            .with_no_client_auth(),
         Verify::AnyChain(schemes) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyChain { provider, schemes }))
@@ -179,7 +192,12 @@ impl ServerCertVerifier for AnyChain {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -188,7 +206,12 @@ impl ServerCertVerifier for AnyChain {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -217,11 +240,17 @@ pub fn handshake(
     server_name: Option<&str>,
 ) -> Result<Negotiated, rustls::Error> {
     let client = match server_name {
-        Some(name) => ClientConnection::new(client.clone(), ServerName::try_from(name.to_string()).expect("valid name"))?,
+        Some(name) => ClientConnection::new(
+            client.clone(),
+            ServerName::try_from(name.to_string()).expect("valid name"),
+        )?,
         None => {
             let mut config = (**client).clone();
             config.enable_sni = false;
-            ClientConnection::new(Arc::new(config), ServerName::try_from("no-sni.test").expect("valid name"))?
+            ClientConnection::new(
+                Arc::new(config),
+                ServerName::try_from("no-sni.test").expect("valid name"),
+            )?
         }
     };
     let mut client = client;
@@ -231,7 +260,11 @@ pub fn handshake(
         return Err(rustls::Error::General("handshake did not finish".into()));
     }
     Ok(Negotiated {
-        leaf: client.peer_certificates().and_then(|c| c.first()).expect("server sent a certificate").clone(),
+        leaf: client
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .expect("server sent a certificate")
+            .clone(),
         alpn: client.alpn_protocol().map(<[u8]>::to_vec),
         version: client.protocol_version(),
         kind: client.handshake_kind(),
@@ -239,20 +272,27 @@ pub fn handshake(
 }
 
 /// Moves TLS bytes both ways until neither side has anything to send.
-fn exchange(client: &mut ClientConnection, server: &mut ServerConnection) -> Result<(), rustls::Error> {
+fn exchange(
+    client: &mut ClientConnection,
+    server: &mut ServerConnection,
+) -> Result<(), rustls::Error> {
     loop {
         let mut moved = false;
         while client.wants_write() {
             let mut bytes = Vec::new();
             client.write_tls(&mut bytes).expect("writing to a Vec");
-            server.read_tls(&mut bytes.as_slice()).expect("reading from a slice");
+            server
+                .read_tls(&mut bytes.as_slice())
+                .expect("reading from a slice");
             server.process_new_packets()?;
             moved = true;
         }
         while server.wants_write() {
             let mut bytes = Vec::new();
             server.write_tls(&mut bytes).expect("writing to a Vec");
-            client.read_tls(&mut bytes.as_slice()).expect("reading from a slice");
+            client
+                .read_tls(&mut bytes.as_slice())
+                .expect("reading from a slice");
             client.process_new_packets()?;
             moved = true;
         }

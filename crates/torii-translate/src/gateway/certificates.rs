@@ -104,7 +104,8 @@ fn certificate_of(secret: &Secret) -> Result<TlsCertificate, String> {
     if count == 0 {
         return Err("tls.crt holds no PEM certificate".into());
     }
-    PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("tls.key holds no valid PEM private key: {e}"))?;
+    PrivateKeyDer::from_pem_slice(key)
+        .map_err(|e| format!("tls.key holds no valid PEM private key: {e}"))?;
     Ok(TlsCertificate {
         secret: String::new(),
         chain_pem: Arc::from(chain),

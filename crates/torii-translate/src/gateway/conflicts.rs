@@ -47,7 +47,10 @@ fn within_gateway(listeners: &mut [ListenerState]) {
                 .join(", ")
         };
         let first = listeners[members[0]].port_protocol();
-        if members.iter().any(|&i| listeners[i].port_protocol() != first) {
+        if members
+            .iter()
+            .any(|&i| listeners[i].port_protocol() != first)
+        {
             let message = format!(
                 "listeners {} share port {port} with protocols that cannot be served together",
                 names(&members)
@@ -59,7 +62,10 @@ fn within_gateway(listeners: &mut [ListenerState]) {
         }
         let mut by_hostname: HashMap<Option<HostnameMatch>, Vec<usize>> = HashMap::new();
         for &i in &members {
-            by_hostname.entry(hostname_key(&listeners[i])).or_default().push(i);
+            by_hostname
+                .entry(hostname_key(&listeners[i]))
+                .or_default()
+                .push(i);
         }
         for (hostname, same) in by_hostname {
             if same.len() > 1 {

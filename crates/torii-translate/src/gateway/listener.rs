@@ -8,8 +8,8 @@ use crate::selector::LabelSelector;
 use std::sync::Arc;
 use torii_config::status::{Condition, ListenerStatus};
 use torii_config::{
-    HostnameMatch, HttpRouteAttachment, ListenerConfig, ListenerId, ListenerProtocol,
-    PortProtocol, RouteKind, TcpRouteAttachment, TlsCertificate, TlsRouteAttachment,
+    HostnameMatch, HttpRouteAttachment, ListenerConfig, ListenerId, ListenerProtocol, PortProtocol,
+    RouteKind, RouteOrder, TcpRouteAttachment, TlsCertificate, TlsRouteAttachment,
 };
 use torii_resources::wire::gateway::gateways::{
     GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode,
@@ -55,15 +55,20 @@ pub(crate) struct ListenerState {
     pub attached_routes: u32,
     /// Attached HTTPRoutes and GRPCRoutes.
     pub http_routes: Vec<HttpRouteAttachment>,
-    /// Attached TLSRoutes.
-    pub tls_routes: Vec<TlsRouteAttachment>,
-    /// Attached TCPRoutes.
-    pub tcp_routes: Vec<TcpRouteAttachment>,
+    /// Attached TLSRoutes, with their precedence.
+    pub tls_routes: Vec<(RouteOrder, TlsRouteAttachment)>,
+    /// Attached TCPRoutes, with their precedence.
+    pub tcp_routes: Vec<(RouteOrder, TcpRouteAttachment)>,
 }
 
 impl ListenerState {
     /// Validates one listener of a Gateway in `namespace`.
-    pub fn new(id: ListenerId, wire: &GatewayListeners, namespace: &str, index: &Index<'_>) -> Self {
+    pub fn new(
+        id: ListenerId,
+        wire: &GatewayListeners,
+        namespace: &str,
+        index: &Index<'_>,
+    ) -> Self {
         let mut state = ListenerState {
             id,
             port: 0,
@@ -110,7 +115,8 @@ impl ListenerState {
             })?;
         if protocol != ListenerProtocol::Tcp {
             if let Some(hostname) = &wire.hostname {
-                let parsed = HostnameMatch::parse(hostname).map_err(|e| unsupported(e.to_string()))?;
+                let parsed =
+                    HostnameMatch::parse(hostname).map_err(|e| unsupported(e.to_string()))?;
                 self.hostname = Some(parsed);
             }
         }
@@ -136,7 +142,11 @@ impl ListenerState {
     }
 
     /// The listener's `supportedKinds`, recording kinds it cannot serve.
-    fn route_kinds(&mut self, wire: &GatewayListeners, protocol: ListenerProtocol) -> Vec<RouteKind> {
+    fn route_kinds(
+        &mut self,
+        wire: &GatewayListeners,
+        protocol: ListenerProtocol,
+    ) -> Vec<RouteKind> {
         let valid: &[RouteKind] = match protocol {
             ListenerProtocol::Http | ListenerProtocol::Https => &[RouteKind::Http, RouteKind::Grpc],
             ListenerProtocol::TlsPassthrough | ListenerProtocol::TlsTerminate => &[RouteKind::Tls],
@@ -199,29 +209,47 @@ impl ListenerState {
         let protocol = self.protocol?;
         let mut http_routes = self.http_routes.clone();
         http_routes.sort_by(|a, b| a.route.order.cmp(&b.route.order));
+        let mut tls_routes = self.tls_routes.clone();
+        tls_routes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut tcp_routes = self.tcp_routes.clone();
+        tcp_routes.sort_by(|a, b| a.0.cmp(&b.0));
         Some(ListenerConfig {
             id: self.id.clone(),
             hostname: self.hostname.clone(),
             protocol,
             certificates: self.certificates.clone(),
             http_routes,
-            tls_routes: self.tls_routes.clone(),
-            tcp_routes: self.tcp_routes.clone(),
+            tls_routes: tls_routes.into_iter().map(|(_, a)| a).collect(),
+            tcp_routes: tcp_routes.into_iter().map(|(_, a)| a).collect(),
         })
     }
 
     /// The listener's status; `gateway_problem` says why its Gateway is not served, if so.
-    pub fn status(&self, gateway_problem: Option<&Problem>, generation: Option<i64>) -> ListenerStatus {
+    pub fn status(
+        &self,
+        gateway_problem: Option<&Problem>,
+        generation: Option<i64>,
+    ) -> ListenerStatus {
         let accepted = match (&self.invalid, &self.conflict) {
             (Some(problem), _) | (None, Some(problem)) => problem.condition(ACCEPTED, generation),
-            (None, None) => conditions::ok(ACCEPTED, reason::ACCEPTED, "listener is valid", generation),
+            (None, None) => {
+                conditions::ok(ACCEPTED, reason::ACCEPTED, "listener is valid", generation)
+            }
         };
         let programmed = if let Some(problem) = gateway_problem {
-            Condition::not(PROGRAMMED, reason::INVALID, format!("gateway is not accepted: {problem}"))
+            Condition::not(
+                PROGRAMMED,
+                reason::INVALID,
+                format!("gateway is not accepted: {problem}"),
+            )
         } else if self.is_programmable() {
             Condition::ok(PROGRAMMED, reason::PROGRAMMED, "listener is served")
         } else {
-            Condition::not(PROGRAMMED, reason::INVALID, "listener is not served: see the other conditions")
+            Condition::not(
+                PROGRAMMED,
+                reason::INVALID,
+                "listener is not served: see the other conditions",
+            )
         };
         let resolved = conditions::summary(
             RESOLVED_REFS,
@@ -231,7 +259,12 @@ impl ListenerState {
             generation,
         );
         let conflicted = match &self.conflict {
-            Some(problem) => conditions::ok(CONFLICTED, problem.reason, problem.message.clone(), generation),
+            Some(problem) => conditions::ok(
+                CONFLICTED,
+                problem.reason,
+                problem.message.clone(),
+                generation,
+            ),
             None => conditions::with_generation(
                 Condition::not(CONFLICTED, reason::NO_CONFLICTS, "no conflicts"),
                 generation,
@@ -251,7 +284,12 @@ impl ListenerState {
     }
 
     /// Whether a route in `namespace` may attach, given the Gateway's namespace.
-    pub fn allows_namespace(&self, namespace: &str, gateway_namespace: &str, index: &Index<'_>) -> bool {
+    pub fn allows_namespace(
+        &self,
+        namespace: &str,
+        gateway_namespace: &str,
+        index: &Index<'_>,
+    ) -> bool {
         match &self.namespaces {
             NamespacePolicy::Same => namespace == gateway_namespace,
             NamespacePolicy::All => true,
@@ -273,7 +311,9 @@ fn protocol_of(wire: &GatewayListeners) -> Result<ListenerProtocol, Problem> {
         }
         "HTTP" => Ok(ListenerProtocol::Http),
         "TCP" => Ok(ListenerProtocol::Tcp),
-        "HTTPS" if passthrough => Err(unsupported("HTTPS listeners terminate TLS: tls.mode Passthrough is not allowed")),
+        "HTTPS" if passthrough => Err(unsupported(
+            "HTTPS listeners terminate TLS: tls.mode Passthrough is not allowed",
+        )),
         "HTTPS" => Ok(ListenerProtocol::Https),
         "TLS" if passthrough => Ok(ListenerProtocol::TlsPassthrough),
         "TLS" => Ok(ListenerProtocol::TlsTerminate),
@@ -286,7 +326,10 @@ fn protocol_of(wire: &GatewayListeners) -> Result<ListenerProtocol, Problem> {
 
 /// `allowedRoutes.namespaces`, validated.
 fn namespace_policy(wire: &GatewayListeners) -> Result<NamespacePolicy, Problem> {
-    let namespaces = wire.allowed_routes.as_ref().and_then(|a| a.namespaces.as_ref());
+    let namespaces = wire
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.namespaces.as_ref());
     let Some(namespaces) = namespaces else {
         return Ok(NamespacePolicy::Same);
     };

@@ -61,12 +61,20 @@ pub(crate) fn classes<'a>(
         let problem = class.object.spec.parameters_ref.as_ref().map(|p| {
             Problem::new(
                 reason::INVALID_PARAMETERS,
-                format!("parametersRef {}/{} {} is not supported", p.group, p.kind, p.name),
+                format!(
+                    "parametersRef {}/{} {} is not supported",
+                    p.group, p.kind, p.name
+                ),
             )
         });
         let condition = match &problem {
             Some(problem) => problem.condition(ACCEPTED, generation),
-            None => conditions::ok(ACCEPTED, reason::ACCEPTED, "class is served by torii", generation),
+            None => conditions::ok(
+                ACCEPTED,
+                reason::ACCEPTED,
+                "class is served by torii",
+                generation,
+            ),
         };
         report.gateway_classes.push(GatewayClassStatus {
             name: name.to_string(),
@@ -103,16 +111,20 @@ pub(crate) fn gateways<'a>(
             continue;
         };
         let namespace = namespace_of(meta);
-        let (addresses, address_problem) = match addresses(spec.addresses.as_deref(), options.default_address) {
-            Ok(addresses) => (addresses, None),
-            Err(problem) => (Vec::new(), Some(problem)),
-        };
+        let (addresses, address_problem) =
+            match addresses(spec.addresses.as_deref(), options.default_address) {
+                Ok(addresses) => (addresses, None),
+                Err(problem) => (Vec::new(), Some(problem)),
+            };
         let problem = class_problem
             .as_ref()
             .map(|p| {
                 Problem::new(
                     reason::INVALID,
-                    format!("GatewayClass {} is not accepted: {p}", spec.gateway_class_name),
+                    format!(
+                        "GatewayClass {} is not accepted: {p}",
+                        spec.gateway_class_name
+                    ),
                 )
             })
             .or(address_problem)
@@ -134,13 +146,23 @@ pub(crate) fn gateways<'a>(
 }
 
 /// The listeners of one Gateway, validated one by one.
-fn listeners(id: &GatewayId, spec: &GatewaySpec, namespace: &str, index: &Index<'_>) -> Vec<ListenerState> {
+fn listeners(
+    id: &GatewayId,
+    spec: &GatewaySpec,
+    namespace: &str,
+    index: &Index<'_>,
+) -> Vec<ListenerState> {
     let mut seen = HashMap::new();
     let frontend = spec.tls.as_ref().and_then(|tls| tls.frontend.as_ref());
     spec.listeners
         .iter()
         .map(|wire| {
-            let mut state = ListenerState::new(listener::listener_id(id, &wire.name), wire, namespace, index);
+            let mut state = ListenerState::new(
+                listener::listener_id(id, &wire.name),
+                wire,
+                namespace,
+                index,
+            );
             if seen.insert(wire.name.as_str(), ()).is_some() && state.invalid.is_none() {
                 state.invalid = Some(Problem::new(
                     reason::UNSUPPORTED_VALUE,
@@ -241,7 +263,11 @@ impl GatewayState<'_> {
                 generation,
             )
         };
-        let served = self.listeners.iter().filter(|l| l.is_programmable()).count();
+        let served = self
+            .listeners
+            .iter()
+            .filter(|l| l.is_programmable())
+            .count();
         let programmed = match (&self.problem, served) {
             (Some(_), _) => Condition::not(PROGRAMMED, reason::INVALID, "gateway is not accepted"),
             (None, 0) => Condition::not(PROGRAMMED, reason::INVALID, "no listener is served"),
@@ -254,7 +280,10 @@ impl GatewayState<'_> {
         GatewayStatus {
             gateway: self.id.clone(),
             addresses: self.addresses.iter().map(IpAddr::to_string).collect(),
-            conditions: vec![accepted, conditions::with_generation(programmed, generation)],
+            conditions: vec![
+                accepted,
+                conditions::with_generation(programmed, generation),
+            ],
             listeners,
         }
     }

@@ -15,8 +15,8 @@ use torii_config::{
     RequestRedirect, RouteId, UrlRewrite,
 };
 use torii_resources::wire::gateway::httproutes::{
-    HttpRouteRulesFilters as Filter, HttpRouteRulesFiltersCors,
-    HttpRouteRulesFiltersRequestMirror, HttpRouteRulesFiltersRequestRedirect,
+    HttpRouteRulesFilters as Filter, HttpRouteRulesFiltersCors, HttpRouteRulesFiltersRequestMirror,
+    HttpRouteRulesFiltersRequestRedirect,
     HttpRouteRulesFiltersRequestRedirectPathType as RedirectPathType,
     HttpRouteRulesFiltersRequestRedirectScheme as Scheme, HttpRouteRulesFiltersType as Type,
     HttpRouteRulesFiltersUrlRewrite, HttpRouteRulesFiltersUrlRewritePathType as RewritePathType,
@@ -65,7 +65,10 @@ pub(super) fn convert<T: Serialize>(wire: &[T]) -> Result<Vec<Filter>, Problem> 
 }
 
 /// Translates the filters of a rule or backendRef, checking the combinations the spec forbids.
-pub(super) fn translate(wire: &[Filter], scope: &mut FilterScope<'_, '_>) -> Result<Filters, Problem> {
+pub(super) fn translate(
+    wire: &[Filter],
+    scope: &mut FilterScope<'_, '_>,
+) -> Result<Filters, Problem> {
     check_combinations(wire)?;
     let mut out = Filters::default();
     for (i, filter) in wire.iter().enumerate() {
@@ -117,8 +120,14 @@ fn translate_one(
                 .as_ref()
                 .ok_or_else(|| missing("requestHeaderModifier"))?;
             HttpFilter::RequestHeaderModifier(header_modifier(
-                m.set.iter().flatten().map(|h| (h.name.as_str(), h.value.as_str())),
-                m.add.iter().flatten().map(|h| (h.name.as_str(), h.value.as_str())),
+                m.set
+                    .iter()
+                    .flatten()
+                    .map(|h| (h.name.as_str(), h.value.as_str())),
+                m.add
+                    .iter()
+                    .flatten()
+                    .map(|h| (h.name.as_str(), h.value.as_str())),
                 m.remove.as_deref().unwrap_or_default(),
             )?)
         }
@@ -128,21 +137,36 @@ fn translate_one(
                 .as_ref()
                 .ok_or_else(|| missing("responseHeaderModifier"))?;
             HttpFilter::ResponseHeaderModifier(header_modifier(
-                m.set.iter().flatten().map(|h| (h.name.as_str(), h.value.as_str())),
-                m.add.iter().flatten().map(|h| (h.name.as_str(), h.value.as_str())),
+                m.set
+                    .iter()
+                    .flatten()
+                    .map(|h| (h.name.as_str(), h.value.as_str())),
+                m.add
+                    .iter()
+                    .flatten()
+                    .map(|h| (h.name.as_str(), h.value.as_str())),
                 m.remove.as_deref().unwrap_or_default(),
             )?)
         }
         Type::RequestRedirect => {
-            let r = filter.request_redirect.as_ref().ok_or_else(|| missing("requestRedirect"))?;
+            let r = filter
+                .request_redirect
+                .as_ref()
+                .ok_or_else(|| missing("requestRedirect"))?;
             HttpFilter::RequestRedirect(redirect(r, scope.single_prefix)?)
         }
         Type::UrlRewrite => {
-            let r = filter.url_rewrite.as_ref().ok_or_else(|| missing("urlRewrite"))?;
+            let r = filter
+                .url_rewrite
+                .as_ref()
+                .ok_or_else(|| missing("urlRewrite"))?;
             HttpFilter::UrlRewrite(rewrite(r, scope.single_prefix)?)
         }
         Type::RequestMirror => {
-            let m = filter.request_mirror.as_ref().ok_or_else(|| missing("requestMirror"))?;
+            let m = filter
+                .request_mirror
+                .as_ref()
+                .ok_or_else(|| missing("requestMirror"))?;
             match mirror(m, scope)? {
                 Some(mirror) => HttpFilter::RequestMirror(mirror),
                 None => return Ok(None),
@@ -153,7 +177,10 @@ fn translate_one(
             HttpFilter::Cors(cors(c)?)
         }
         Type::ExtensionRef => {
-            let e = filter.extension_ref.as_ref().ok_or_else(|| missing("extensionRef"))?;
+            let e = filter
+                .extension_ref
+                .as_ref()
+                .ok_or_else(|| missing("extensionRef"))?;
             scope.log.unresolved.push(Problem::new(
                 reason::INVALID_KIND,
                 format!(
@@ -236,7 +263,10 @@ fn precise_hostname(hostname: &str) -> Result<String, Problem> {
     }
 }
 
-fn redirect(r: &HttpRouteRulesFiltersRequestRedirect, single_prefix: bool) -> Result<RequestRedirect, Problem> {
+fn redirect(
+    r: &HttpRouteRulesFiltersRequestRedirect,
+    single_prefix: bool,
+) -> Result<RequestRedirect, Problem> {
     let status = r.status_code.unwrap_or(302);
     let status = match status {
         301 | 302 | 303 | 307 | 308 => u16::try_from(status)
@@ -244,7 +274,11 @@ fn redirect(r: &HttpRouteRulesFiltersRequestRedirect, single_prefix: bool) -> Re
             .and_then(|code| StatusCode::from_u16(code).ok()),
         _ => None,
     }
-    .ok_or_else(|| unsupported(format!("redirect status {status} is not 301, 302, 303, 307 or 308")))?;
+    .ok_or_else(|| {
+        unsupported(format!(
+            "redirect status {status} is not 301, 302, 303, 307 or 308"
+        ))
+    })?;
     let port = r
         .port
         .map(|port| {
@@ -281,7 +315,10 @@ fn redirect(r: &HttpRouteRulesFiltersRequestRedirect, single_prefix: bool) -> Re
     })
 }
 
-fn rewrite(r: &HttpRouteRulesFiltersUrlRewrite, single_prefix: bool) -> Result<UrlRewrite, Problem> {
+fn rewrite(
+    r: &HttpRouteRulesFiltersUrlRewrite,
+    single_prefix: bool,
+) -> Result<UrlRewrite, Problem> {
     let path = r
         .path
         .as_ref()
@@ -316,7 +353,11 @@ fn mirror(
         .ok()
         .zip(u32::try_from(denominator).ok())
         .filter(|(n, d)| *d > 0 && n <= d)
-        .ok_or_else(|| unsupported(format!("mirror share {numerator}/{denominator} is not a fraction of 0 to 1")))?;
+        .ok_or_else(|| {
+            unsupported(format!(
+                "mirror share {numerator}/{denominator} is not a fraction of 0 to 1"
+            ))
+        })?;
     let target = scope
         .backends
         .resolve(scope.route, BackendRef::from(&m.backend_ref), scope.log);
@@ -339,7 +380,9 @@ fn cors(c: &HttpRouteRulesFiltersCors) -> Result<Cors, Problem> {
         }
     }
     if allow_methods.len() > 1 && allow_methods.iter().any(|m| m == "*") {
-        return Err(unsupported("allowMethods may not combine \"*\" with methods"));
+        return Err(unsupported(
+            "allowMethods may not combine \"*\" with methods",
+        ));
     }
     let allow_headers = list(&c.allow_headers);
     let expose_headers = list(&c.expose_headers);
@@ -356,8 +399,9 @@ fn cors(c: &HttpRouteRulesFiltersCors) -> Result<Cors, Problem> {
     }
     let max_age = match c.max_age {
         None => DEFAULT_CORS_MAX_AGE,
-        Some(age) => u32::try_from(age)
-            .map_err(|_| unsupported(format!("CORS maxAge {age} is negative")))?,
+        Some(age) => {
+            u32::try_from(age).map_err(|_| unsupported(format!("CORS maxAge {age} is negative")))?
+        }
     };
     Ok(Cors {
         allow_origins,

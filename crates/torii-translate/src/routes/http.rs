@@ -70,7 +70,10 @@ fn translate_rule(
     let single_prefix = match wire_matches {
         [] => true,
         [only] => only.path.as_ref().is_none_or(|path| {
-            matches!(path.r#type, None | Some(HttpRouteRulesMatchesPathType::PathPrefix))
+            matches!(
+                path.r#type,
+                None | Some(HttpRouteRulesMatchesPathType::PathPrefix)
+            )
         }),
         _ => false,
     };
@@ -120,7 +123,9 @@ fn timeouts(wire: Option<&HttpRouteRulesTimeouts>) -> Result<Timeouts, Problem> 
     let parse = |field: &str, value: &Option<String>| -> Result<Option<Duration>, Problem> {
         value
             .as_deref()
-            .map(|text| duration::parse(text).map_err(|e| unsupported(format!("timeouts.{field}: {e}"))))
+            .map(|text| {
+                duration::parse(text).map_err(|e| unsupported(format!("timeouts.{field}: {e}")))
+            })
             .transpose()
             .map(|d| d.filter(|d| !d.is_zero()))
     };

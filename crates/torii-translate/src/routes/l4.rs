@@ -17,7 +17,10 @@ pub(super) fn tls(
     let [rule] = wire.spec.rules.as_slice() else {
         return Err(one_rule(wire.spec.rules.len()));
     };
-    let refs = rule.backend_refs.iter().map(|b| (b.weight, BackendRef::from(b)));
+    let refs = rule
+        .backend_refs
+        .iter()
+        .map(|b| (b.weight, BackendRef::from(b)));
     Ok(Arc::new(TlsRoute {
         id: id.clone(),
         backends: weighted(refs, id, backends, log)?,
@@ -34,7 +37,10 @@ pub(super) fn tcp(
     let [rule] = wire.spec.rules.as_slice() else {
         return Err(one_rule(wire.spec.rules.len()));
     };
-    let refs = rule.backend_refs.iter().map(|b| (b.weight, BackendRef::from(b)));
+    let refs = rule
+        .backend_refs
+        .iter()
+        .map(|b| (b.weight, BackendRef::from(b)));
     Ok(Arc::new(TcpRoute {
         id: id.clone(),
         backends: weighted(refs, id, backends, log)?,
@@ -56,7 +62,8 @@ fn weighted<'r>(
 ) -> Result<Vec<WeightedTarget>, Problem> {
     refs.enumerate()
         .map(|(i, (weight, backend))| {
-            let weight = weight_of(weight).map_err(|p| p.context(format!("spec.rules[0].backendRefs[{i}]")))?;
+            let weight = weight_of(weight)
+                .map_err(|p| p.context(format!("spec.rules[0].backendRefs[{i}]")))?;
             Ok(WeightedTarget {
                 weight,
                 target: backends.resolve(id, backend, log),

@@ -47,7 +47,11 @@ pub(super) fn http_match(wire: &HttpRouteRulesMatches) -> Result<HttpRouteMatch,
                 None | Some(HttpRouteRulesMatchesPathType::PathPrefix) => {
                     check_path(value)?;
                     let trimmed = value.trim_end_matches('/');
-                    PathMatch::Prefix(if trimmed.is_empty() { "/".into() } else { trimmed.into() })
+                    PathMatch::Prefix(if trimmed.is_empty() {
+                        "/".into()
+                    } else {
+                        trimmed.into()
+                    })
                 }
                 Some(HttpRouteRulesMatchesPathType::Exact) => {
                     check_path(value)?;
@@ -60,7 +64,10 @@ pub(super) fn http_match(wire: &HttpRouteRulesMatches) -> Result<HttpRouteMatch,
         }
     };
     let headers = header_matches(wire.headers.iter().flatten().map(|h| {
-        let regex = matches!(h.r#type, Some(HttpRouteRulesMatchesHeadersType::RegularExpression));
+        let regex = matches!(
+            h.r#type,
+            Some(HttpRouteRulesMatchesHeadersType::RegularExpression)
+        );
         (h.name.as_str(), h.value.as_str(), regex)
     }))?;
     let mut seen = HashSet::new();
@@ -73,7 +80,10 @@ pub(super) fn http_match(wire: &HttpRouteRulesMatches) -> Result<HttpRouteMatch,
         if !seen.insert(param.name.as_str()) {
             continue;
         }
-        let regex = matches!(param.r#type, Some(HttpRouteRulesMatchesQueryParamsType::RegularExpression));
+        let regex = matches!(
+            param.r#type,
+            Some(HttpRouteRulesMatchesQueryParamsType::RegularExpression)
+        );
         query_params.push(QueryParamMatch {
             name: param.name.clone(),
             value: string_match(&param.value, regex)?,
@@ -105,7 +115,10 @@ pub(super) fn grpc_match(wire: &GrpcRouteRulesMatches) -> Result<HttpRouteMatch,
         Some(method) => grpc_path(method)?,
     };
     let headers = header_matches(wire.headers.iter().flatten().map(|h| {
-        let regex = matches!(h.r#type, Some(GrpcRouteRulesMatchesHeadersType::RegularExpression));
+        let regex = matches!(
+            h.r#type,
+            Some(GrpcRouteRulesMatchesHeadersType::RegularExpression)
+        );
         (h.name.as_str(), h.value.as_str(), regex)
     }))?;
     Ok(HttpRouteMatch {
@@ -121,7 +134,9 @@ fn grpc_path(method: &GrpcRouteRulesMatchesMethod) -> Result<PathMatch, Problem>
     let service = method.service.as_deref().filter(|s| !s.is_empty());
     let name = method.method.as_deref().filter(|m| !m.is_empty());
     if service.is_none() && name.is_none() {
-        return Err(unsupported("a gRPC method match needs a service or a method".into()));
+        return Err(unsupported(
+            "a gRPC method match needs a service or a method".into(),
+        ));
     }
     match method.r#type {
         None | Some(GrpcRouteRulesMatchesMethodType::Exact) => {
@@ -133,9 +148,10 @@ fn grpc_path(method: &GrpcRouteRulesMatchesMethod) -> Result<PathMatch, Problem>
             }
             Ok(match (service, name) {
                 (Some(service), Some(name)) => PathMatch::Exact(format!("/{service}/{name}")),
-                (Some(service), None) => {
-                    PathMatch::RegularExpression(anchored(&format!("/{}/[^/]+", regex::escape(service)))?)
-                }
+                (Some(service), None) => PathMatch::RegularExpression(anchored(&format!(
+                    "/{}/[^/]+",
+                    regex::escape(service)
+                ))?),
                 // Both absent was refused above, so this is the method alone.
                 (None, name) => PathMatch::RegularExpression(anchored(&format!(
                     "/[^/]+/{}",
@@ -166,7 +182,10 @@ fn check_grpc_name(name: &str, service: bool) -> Result<(), Problem> {
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     let valid = if service {
-        name.strip_prefix('.').unwrap_or(name).split('.').all(label_ok)
+        name.strip_prefix('.')
+            .unwrap_or(name)
+            .split('.')
+            .all(label_ok)
     } else {
         label_ok(name)
     };
@@ -244,7 +263,9 @@ mod tests {
         for ok in ["/", "/foo", "/foo/", "/a.b/c"] {
             assert!(check_path(ok).is_ok(), "{ok}");
         }
-        for bad in ["foo", "//x", "/a/./b", "/a/../b", "/a%2fb", "/a#b", "/a/..", "/a/."] {
+        for bad in [
+            "foo", "//x", "/a/./b", "/a/../b", "/a%2fb", "/a#b", "/a/..", "/a/.",
+        ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
     }

@@ -11,10 +11,10 @@ use crate::backends::{BackendRef, Backends, RefLog};
 use crate::conditions::{self, reason, Problem, ACCEPTED, RESOLVED_REFS};
 use crate::gateway::{GatewayState, ListenerState};
 use crate::index::{name_of, namespace_of, order_of, Index, GATEWAY_GROUP};
+use filters::FilterScope;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use torii_config::status::{RouteParentStatus, RouteStatus};
-use filters::FilterScope;
 use torii_config::{
     BackendId, BackendTarget, HostnameMatch, HttpBackend, HttpRouteAttachment, HttpRule, RouteId,
     RouteKind, TcpRouteAttachment, Timeouts, TlsRouteAttachment, WeightedTarget,
@@ -109,7 +109,13 @@ impl<'a> Routes<'a> {
         for route in &set.http_routes {
             let wire = &route.object;
             let id = route_id(RouteKind::Http, &wire.metadata);
-            let parents = wire.spec.parent_refs.iter().flatten().map(ParentRef::from).collect();
+            let parents = wire
+                .spec
+                .parent_refs
+                .iter()
+                .flatten()
+                .map(ParentRef::from)
+                .collect();
             let hostnames = Some(wire.spec.hostnames.as_deref().unwrap_or_default());
             let order = order_of(&wire.metadata);
             self.process(
@@ -129,7 +135,13 @@ impl<'a> Routes<'a> {
         for route in &set.grpc_routes {
             let wire = &route.object;
             let id = route_id(RouteKind::Grpc, &wire.metadata);
-            let parents = wire.spec.parent_refs.iter().flatten().map(ParentRef::from).collect();
+            let parents = wire
+                .spec
+                .parent_refs
+                .iter()
+                .flatten()
+                .map(ParentRef::from)
+                .collect();
             let hostnames = Some(wire.spec.hostnames.as_deref().unwrap_or_default());
             let order = order_of(&wire.metadata);
             self.process(
@@ -149,7 +161,14 @@ impl<'a> Routes<'a> {
         for route in &set.tls_routes {
             let wire = &route.object;
             let id = route_id(RouteKind::Tls, &wire.metadata);
-            let parents = wire.spec.parent_refs.iter().flatten().map(ParentRef::from).collect();
+            let parents = wire
+                .spec
+                .parent_refs
+                .iter()
+                .flatten()
+                .map(ParentRef::from)
+                .collect();
+            let order = order_of(&wire.metadata);
             self.process(
                 &id,
                 wire.metadata.generation,
@@ -157,17 +176,25 @@ impl<'a> Routes<'a> {
                 Some(&wire.spec.hostnames),
                 |backends, log| l4::tls(wire, &id, backends, log),
                 |listener, route, hostnames| {
-                    listener.tls_routes.push(TlsRouteAttachment {
+                    let attachment = TlsRouteAttachment {
                         route: route.clone(),
                         hostnames,
-                    })
+                    };
+                    listener.tls_routes.push((order.clone(), attachment))
                 },
             );
         }
         for route in &set.tcp_routes {
             let wire = &route.object;
             let id = route_id(RouteKind::Tcp, &wire.metadata);
-            let parents = wire.spec.parent_refs.iter().flatten().map(ParentRef::from).collect();
+            let parents = wire
+                .spec
+                .parent_refs
+                .iter()
+                .flatten()
+                .map(ParentRef::from)
+                .collect();
+            let order = order_of(&wire.metadata);
             self.process(
                 &id,
                 wire.metadata.generation,
@@ -175,9 +202,10 @@ impl<'a> Routes<'a> {
                 None,
                 |backends, log| l4::tcp(wire, &id, backends, log),
                 |listener, route, _| {
-                    listener.tcp_routes.push(TcpRouteAttachment {
+                    let attachment = TcpRouteAttachment {
                         route: route.clone(),
-                    })
+                    };
+                    listener.tcp_routes.push((order.clone(), attachment))
                 },
             );
         }
@@ -255,8 +283,15 @@ impl<'a> Routes<'a> {
     }
 
     /// The listeners one parentRef of a route selects, or why it selects none.
-    fn select(&self, id: &RouteId, hostnames: Option<&[HostnameMatch]>, parent: &ParentRef<'_>) -> Selection {
-        if parent.group.unwrap_or(GATEWAY_GROUP) != GATEWAY_GROUP || parent.kind.unwrap_or("Gateway") != "Gateway" {
+    fn select(
+        &self,
+        id: &RouteId,
+        hostnames: Option<&[HostnameMatch]>,
+        parent: &ParentRef<'_>,
+    ) -> Selection {
+        if parent.group.unwrap_or(GATEWAY_GROUP) != GATEWAY_GROUP
+            || parent.kind.unwrap_or("Gateway") != "Gateway"
+        {
             return Selection::NotOurs;
         }
         let namespace = parent.namespace.unwrap_or(&id.namespace);
@@ -274,14 +309,22 @@ impl<'a> Routes<'a> {
         let selected: Vec<usize> = (0..gateway.listeners.len())
             .filter(|&l| {
                 let listener = &gateway.listeners[l];
-                parent.section_name.is_none_or(|name| *listener.id.name == *name)
-                    && parent.port.is_none_or(|port| i32::from(listener.port) == port)
+                parent
+                    .section_name
+                    .is_none_or(|name| *listener.id.name == *name)
+                    && parent
+                        .port
+                        .is_none_or(|port| i32::from(listener.port) == port)
             })
             .collect();
         if selected.is_empty() {
             return rejected(
                 reason::NO_MATCHING_PARENT,
-                format!("no listener of Gateway {} matches {}", gateway.id, describe_parent(parent, &id.namespace)),
+                format!(
+                    "no listener of Gateway {} matches {}",
+                    gateway.id,
+                    describe_parent(parent, &id.namespace)
+                ),
             );
         }
         let allowed: Vec<usize> = selected
@@ -308,7 +351,9 @@ impl<'a> Routes<'a> {
             .filter_map(|l| {
                 let effective = match hostnames {
                     None => Vec::new(),
-                    Some(hostnames) => intersect(gateway.listeners[l].hostname.as_ref(), hostnames)?,
+                    Some(hostnames) => {
+                        intersect(gateway.listeners[l].hostname.as_ref(), hostnames)?
+                    }
                 };
                 Some((g, l, effective))
             })
@@ -316,7 +361,10 @@ impl<'a> Routes<'a> {
         if listeners.is_empty() {
             return rejected(
                 reason::NO_MATCHING_LISTENER_HOSTNAME,
-                format!("no listener hostname of Gateway {} intersects the route's hostnames", gateway.id),
+                format!(
+                    "no listener hostname of Gateway {} intersects the route's hostnames",
+                    gateway.id
+                ),
             );
         }
         Selection::Listeners(listeners)
@@ -337,8 +385,9 @@ fn parse_hostnames(hostnames: &[String]) -> Result<Vec<HostnameMatch>, Problem> 
     hostnames
         .iter()
         .map(|h| {
-            HostnameMatch::parse(h)
-                .map_err(|e| Problem::new(reason::UNSUPPORTED_VALUE, format!("spec.hostnames: {e}")))
+            HostnameMatch::parse(h).map_err(|e| {
+                Problem::new(reason::UNSUPPORTED_VALUE, format!("spec.hostnames: {e}"))
+            })
         })
         .collect()
 }
@@ -346,7 +395,10 @@ fn parse_hostnames(hostnames: &[String]) -> Result<Vec<HostnameMatch>, Problem> 
 /// The hostnames a route serves on a listener: the route's hostnames that intersect the
 /// listener's (the more specific of each pair), `None` when none do. A route without
 /// hostnames takes the listener's; empty means any.
-fn intersect(listener: Option<&HostnameMatch>, route: &[HostnameMatch]) -> Option<Vec<HostnameMatch>> {
+fn intersect(
+    listener: Option<&HostnameMatch>,
+    route: &[HostnameMatch],
+) -> Option<Vec<HostnameMatch>> {
     match (listener, route) {
         (None, route) => Some(route.to_vec()),
         (Some(listener), []) => Some(vec![listener.clone()]),
@@ -366,7 +418,11 @@ fn intersect(listener: Option<&HostnameMatch>, route: &[HostnameMatch]) -> Optio
 
 /// A parentRef as `namespace/name[/section][:port]`.
 fn describe_parent(parent: &ParentRef<'_>, route_namespace: &str) -> String {
-    let mut text = format!("{}/{}", parent.namespace.unwrap_or(route_namespace), parent.name);
+    let mut text = format!(
+        "{}/{}",
+        parent.namespace.unwrap_or(route_namespace),
+        parent.name
+    );
     if let Some(section) = parent.section_name {
         text.push('/');
         text.push_str(section);
@@ -380,14 +436,24 @@ fn describe_parent(parent: &ParentRef<'_>, route_namespace: &str) -> String {
 /// A weight from a backendRef (1 when unset).
 fn weight_of(weight: Option<i32>) -> Result<u32, Problem> {
     let weight = weight.unwrap_or(1);
-    u32::try_from(weight)
-        .map_err(|_| Problem::new(reason::UNSUPPORTED_VALUE, format!("weight {weight} is negative")))
+    u32::try_from(weight).map_err(|_| {
+        Problem::new(
+            reason::UNSUPPORTED_VALUE,
+            format!("weight {weight} is negative"),
+        )
+    })
 }
 
 /// The backends of an HTTP or gRPC rule, each with its own filters (already converted to the
 /// rule filter type). A backend whose filters cannot be resolved gets a 500.
 fn rule_backends<'r>(
-    refs: impl Iterator<Item = (Option<i32>, BackendRef<'r>, Result<Vec<HttpRouteRulesFilters>, Problem>)>,
+    refs: impl Iterator<
+        Item = (
+            Option<i32>,
+            BackendRef<'r>,
+            Result<Vec<HttpRouteRulesFilters>, Problem>,
+        ),
+    >,
     scope: &mut FilterScope<'_, '_>,
 ) -> Result<Vec<HttpBackend>, Problem> {
     let mut backends = Vec::new();
@@ -395,7 +461,8 @@ fn rule_backends<'r>(
         let context = |p: Problem| p.context(format!("backendRefs[{i}]"));
         let weight = weight_of(weight).map_err(context)?;
         let mut target = scope.backends.resolve(scope.route, backend, scope.log);
-        let filters = filters::translate(&wire_filters.map_err(context)?, scope).map_err(context)?;
+        let filters =
+            filters::translate(&wire_filters.map_err(context)?, scope).map_err(context)?;
         if filters.unresolvable {
             target = BackendTarget::Invalid;
         }

@@ -2,23 +2,8 @@
 //! certificates and allowed route kinds.
 
 use super::*;
-use crate::conditions::{reason, ACCEPTED, CONFLICTED, PROGRAMMED, RESOLVED_REFS};
+use crate::conditions::{reason, ACCEPTED, PROGRAMMED, RESOLVED_REFS};
 use torii_config::{ListenerProtocol, PortProtocol};
-
-/// A Gateway `default/<name>` of class torii with `listeners` (a YAML flow sequence).
-fn gw(name: &str, extra_spec: &str, listeners: &str) -> String {
-    format!(
-        "---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: {name}}}
-spec:
-  gatewayClassName: torii
-  {extra_spec}
-  listeners: {listeners}
-"
-    )
-}
 
 #[test]
 fn only_classes_of_this_controller_are_served() {
@@ -53,18 +38,46 @@ spec:
         gw("ours", "", "[{name: http, port: 80, protocol: HTTP}]")
     );
     let t = run(&yaml);
-    let classes: Vec<_> = t.status.gateway_classes.iter().map(|c| c.name.as_str()).collect();
+    let classes: Vec<_> = t
+        .status
+        .gateway_classes
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(classes, ["torii", "with-params"]);
-    assert_eq!(condition(&t.status.gateway_classes[0].conditions, ACCEPTED), yes(reason::ACCEPTED));
+    assert_eq!(
+        condition(&t.status.gateway_classes[0].conditions, ACCEPTED),
+        yes(reason::ACCEPTED)
+    );
     assert_eq!(
         condition(&t.status.gateway_classes[1].conditions, ACCEPTED),
         no(reason::INVALID_PARAMETERS)
     );
-    assert!(t.status.gateways.iter().all(|g| &*g.gateway.name != "foreign"));
-    assert!(t.status.notes.iter().any(|n| n.contains("GatewayClass other")));
-    assert!(t.status.notes.iter().any(|n| n.contains("Gateway default/foreign")));
-    assert_eq!(condition(&gateway(&t, "default/params").conditions, ACCEPTED), no(reason::INVALID));
-    let bound: Vec<_> = t.config.ports.iter().map(|p| p.address.to_string()).collect();
+    assert!(t
+        .status
+        .gateways
+        .iter()
+        .all(|g| &*g.gateway.name != "foreign"));
+    assert!(t
+        .status
+        .notes
+        .iter()
+        .any(|n| n.contains("GatewayClass other")));
+    assert!(t
+        .status
+        .notes
+        .iter()
+        .any(|n| n.contains("Gateway default/foreign")));
+    assert_eq!(
+        condition(&gateway(&t, "default/params").conditions, ACCEPTED),
+        no(reason::INVALID)
+    );
+    let bound: Vec<_> = t
+        .config
+        .ports
+        .iter()
+        .map(|p| p.address.to_string())
+        .collect();
     assert_eq!(bound, ["127.0.0.1:80"]);
 }
 
@@ -76,15 +89,24 @@ fn addresses_bind_every_listener() {
         accepted: (ConditionStatus, &'static str),
     }
     let cases = [
-        Case { addresses: "", bound: &["127.0.0.1:80", "127.0.0.1:8080"], accepted: yes(reason::ACCEPTED) },
         Case {
-            addresses: "addresses: [{type: IPAddress, value: 127.0.1.1}, {value: 127.0.1.2}]",
-            bound: &["127.0.1.1:80", "127.0.1.1:8080", "127.0.1.2:80", "127.0.1.2:8080"],
+            addresses: "",
+            bound: &["127.0.0.1:80", "127.0.0.1:8080"],
             accepted: yes(reason::ACCEPTED),
         },
         Case {
-            addresses: "addresses: [{type: IPAddress, value: '::1'}]",
-            bound: &["[::1]:80", "[::1]:8080"],
+            addresses: "addresses: [{type: IPAddress, value: 127.0.1.1}, {value: 127.0.1.2}]",
+            bound: &[
+                "127.0.1.1:80",
+                "127.0.1.1:8080",
+                "127.0.1.2:80",
+                "127.0.1.2:8080",
+            ],
+            accepted: yes(reason::ACCEPTED),
+        },
+        Case {
+            addresses: "addresses: [{type: IPAddress, value: '::ffff:127.0.1.9'}]",
+            bound: &["[::ffff:127.0.1.9]:80", "[::ffff:127.0.1.9]:8080"],
             accepted: yes(reason::ACCEPTED),
         },
         Case {
@@ -108,10 +130,20 @@ fn addresses_bind_every_listener() {
             )
         );
         let t = run(&yaml);
-        let bound: Vec<_> = t.config.ports.iter().map(|p| p.address.to_string()).collect();
+        let bound: Vec<_> = t
+            .config
+            .ports
+            .iter()
+            .map(|p| p.address.to_string())
+            .collect();
         assert_eq!(bound, case.bound, "{}", case.addresses);
         let status = gateway(&t, "default/gw");
-        assert_eq!(condition(&status.conditions, ACCEPTED), case.accepted, "{}", case.addresses);
+        assert_eq!(
+            condition(&status.conditions, ACCEPTED),
+            case.accepted,
+            "{}",
+            case.addresses
+        );
         let programmed = condition(&status.conditions, PROGRAMMED).0;
         assert_eq!(programmed == ConditionStatus::True, !case.bound.is_empty());
     }
@@ -135,20 +167,43 @@ fn listener_protocols_and_supported_kinds() {
     );
     let t = run(&yaml);
     let cases: [(&str, Option<ListenerProtocol>, &[&str]); 6] = [
-        ("http", Some(ListenerProtocol::Http), &["HTTPRoute", "GRPCRoute"]),
-        ("https", Some(ListenerProtocol::Https), &["HTTPRoute", "GRPCRoute"]),
-        ("passthrough", Some(ListenerProtocol::TlsPassthrough), &["TLSRoute"]),
-        ("terminate", Some(ListenerProtocol::TlsTerminate), &["TLSRoute"]),
+        (
+            "http",
+            Some(ListenerProtocol::Http),
+            &["HTTPRoute", "GRPCRoute"],
+        ),
+        (
+            "https",
+            Some(ListenerProtocol::Https),
+            &["HTTPRoute", "GRPCRoute"],
+        ),
+        (
+            "passthrough",
+            Some(ListenerProtocol::TlsPassthrough),
+            &["TLSRoute"],
+        ),
+        (
+            "terminate",
+            Some(ListenerProtocol::TlsTerminate),
+            &["TLSRoute"],
+        ),
         ("tcp", Some(ListenerProtocol::Tcp), &["TCPRoute"]),
         ("udp", None, &[]),
     ];
     for (name, protocol, kinds) in cases {
         let status = listener(&t, "default/gw", name);
         assert_eq!(status.supported_kinds, kinds, "{name}");
-        assert_eq!(programmed(&t, "default/gw", name).map(|l| l.protocol), protocol, "{name}");
+        assert_eq!(
+            programmed(&t, "default/gw", name).map(|l| l.protocol),
+            protocol,
+            "{name}"
+        );
     }
     let udp = listener(&t, "default/gw", "udp");
-    assert_eq!(condition(&udp.conditions, ACCEPTED), no(reason::UNSUPPORTED_PROTOCOL));
+    assert_eq!(
+        condition(&udp.conditions, ACCEPTED),
+        no(reason::UNSUPPORTED_PROTOCOL)
+    );
     assert_eq!(condition(&udp.conditions, PROGRAMMED), no(reason::INVALID));
     // One gateway with a bad listener is still accepted, with the reason saying so.
     assert_eq!(
@@ -165,7 +220,10 @@ fn listener_protocols_and_supported_kinds() {
     let https = programmed(&t, "default/gw", "https").expect("https is programmed");
     assert_eq!(https.certificates.len(), 1);
     assert_eq!(https.certificates[0].secret, "default/cert");
-    assert_eq!(https.hostname, Some(torii_config::HostnameMatch::parse("a.example.com").expect("valid")));
+    assert_eq!(
+        https.hostname,
+        Some(torii_config::HostnameMatch::parse("a.example.com").expect("valid"))
+    );
 }
 
 #[test]
@@ -190,7 +248,11 @@ fn invalid_listener_values_are_not_accepted() {
         let yaml = format!("{CLASS}{}", gw("gw", "", &format!("[{spec}]")));
         let t = run(&yaml);
         let status = listener(&t, "default/gw", "l");
-        assert_eq!(condition(&status.conditions, ACCEPTED), no(expected), "{spec}");
+        assert_eq!(
+            condition(&status.conditions, ACCEPTED),
+            no(expected),
+            "{spec}"
+        );
         assert!(programmed(&t, "default/gw", "l").is_none(), "{spec}");
         assert_eq!(
             condition(&gateway(&t, "default/gw").conditions, ACCEPTED),
@@ -198,112 +260,6 @@ fn invalid_listener_values_are_not_accepted() {
             "{spec}"
         );
     }
-}
-
-#[test]
-fn conflicts_within_a_gateway_exclude_every_conflicted_listener() {
-    struct Case {
-        listeners: &'static str,
-        conflicted: &'static [(&'static str, &'static str)],
-        served: &'static [&'static str],
-    }
-    let cases = [
-        Case {
-            listeners: "[{name: a, port: 80, protocol: HTTP, hostname: x.example.com},
-                         {name: b, port: 80, protocol: HTTP, hostname: X.example.com},
-                         {name: c, port: 80, protocol: HTTP}]",
-            conflicted: &[("a", reason::HOSTNAME_CONFLICT), ("b", reason::HOSTNAME_CONFLICT)],
-            served: &["c"],
-        },
-        Case {
-            listeners: "[{name: a, port: 80, protocol: HTTP}, {name: b, port: 80, protocol: TCP},
-                         {name: c, port: 81, protocol: HTTP}]",
-            conflicted: &[("a", reason::PROTOCOL_CONFLICT), ("b", reason::PROTOCOL_CONFLICT)],
-            served: &["c"],
-        },
-        Case {
-            listeners: "[{name: a, port: 80, protocol: HTTP},
-                         {name: b, port: 80, protocol: TLS, tls: {mode: Passthrough}}]",
-            conflicted: &[("a", reason::PROTOCOL_CONFLICT), ("b", reason::PROTOCOL_CONFLICT)],
-            served: &[],
-        },
-        Case {
-            listeners: "[{name: a, port: 9000, protocol: TCP, hostname: a.example.com},
-                         {name: b, port: 9000, protocol: TCP, hostname: b.example.com}]",
-            conflicted: &[("a", reason::HOSTNAME_CONFLICT), ("b", reason::HOSTNAME_CONFLICT)],
-            served: &[],
-        },
-        Case {
-            listeners: "[{name: a, port: 443, protocol: TLS, hostname: a.example.com, tls: {mode: Passthrough}},
-                         {name: b, port: 443, protocol: TLS, hostname: '*.example.com', tls: {mode: Passthrough}},
-                         {name: c, port: 443, protocol: TLS, tls: {mode: Passthrough}}]",
-            conflicted: &[],
-            served: &["a", "b", "c"],
-        },
-    ];
-    for case in cases {
-        let yaml = format!("{CLASS}{}", gw("gw", "", case.listeners));
-        let t = run(&yaml);
-        for status in &gateway(&t, "default/gw").listeners {
-            let expected = case
-                .conflicted
-                .iter()
-                .find(|(name, _)| *name == status.name)
-                .map_or(no(reason::NO_CONFLICTS), |(_, r)| yes(r));
-            assert_eq!(condition(&status.conditions, CONFLICTED), expected, "{}", status.name);
-        }
-        let served: Vec<_> = t.config.ports.iter().flat_map(|p| &p.listeners).map(|l| &*l.id.name).collect();
-        assert_eq!(served, case.served, "{}", case.listeners);
-    }
-}
-
-#[test]
-fn gateways_sharing_a_socket_merge_or_the_later_one_conflicts() {
-    // `old` is older than `new`, so `new` loses every conflict.
-    let gateway = |name: &str, created: &str, listeners: &str| {
-        format!(
-            "---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: {name}, creationTimestamp: '{created}'}}
-spec:
-  gatewayClassName: torii
-  listeners: {listeners}
-"
-        )
-    };
-    let yaml = format!(
-        "{CLASS}{}{}",
-        gateway(
-            "new",
-            "2024-01-02T00:00:00Z",
-            "[{name: same-host, port: 80, protocol: HTTP, hostname: a.example.com},
-              {name: other-host, port: 80, protocol: HTTP, hostname: b.example.com},
-              {name: tcp, port: 443, protocol: TCP}]"
-        ),
-        gateway(
-            "old",
-            "2024-01-01T00:00:00Z",
-            "[{name: http, port: 80, protocol: HTTP, hostname: a.example.com},
-              {name: tls, port: 443, protocol: TLS, tls: {mode: Passthrough}}]"
-        ),
-    );
-    let t = run(&yaml);
-    let cases = [
-        ("default/old", "http", no(reason::NO_CONFLICTS)),
-        ("default/old", "tls", no(reason::NO_CONFLICTS)),
-        ("default/new", "same-host", yes(reason::HOSTNAME_CONFLICT)),
-        ("default/new", "other-host", no(reason::NO_CONFLICTS)),
-        ("default/new", "tcp", yes(reason::PROTOCOL_CONFLICT)),
-    ];
-    for (gw, name, expected) in cases {
-        assert_eq!(condition(&listener(&t, gw, name).conditions, CONFLICTED), expected, "{gw} {name}");
-    }
-    let http = port(&t, "127.0.0.1:80");
-    let ids: Vec<_> = http.listeners.iter().map(|l| l.id.to_string()).collect();
-    assert_eq!(ids, ["default/old/http", "default/new/other-host"]);
-    assert_eq!(port(&t, "127.0.0.1:443").protocol, PortProtocol::Tls);
-    assert_eq!(t.config.ports.len(), 2);
 }
 
 #[test]
@@ -336,15 +292,33 @@ stringData: {tls.crt: not a certificate, tls.key: not a key}
 ";
     let cases = [
         ("{name: cert}", yes(reason::RESOLVED_REFS)),
-        ("{name: cert, group: '', kind: Secret, namespace: default}", yes(reason::RESOLVED_REFS)),
+        (
+            "{name: cert, group: '', kind: Secret, namespace: default}",
+            yes(reason::RESOLVED_REFS),
+        ),
         ("{name: missing}", no(reason::INVALID_CERTIFICATE_REF)),
         ("{name: opaque}", no(reason::INVALID_CERTIFICATE_REF)),
         ("{name: bad-pem}", no(reason::INVALID_CERTIFICATE_REF)),
-        ("{name: cert, kind: ConfigMap}", no(reason::INVALID_CERTIFICATE_REF)),
-        ("{name: cert, group: example.com}", no(reason::INVALID_CERTIFICATE_REF)),
-        ("{name: granted, namespace: certs}", yes(reason::RESOLVED_REFS)),
-        ("{name: not-granted, namespace: certs}", no(reason::REF_NOT_PERMITTED)),
-        ("{name: granted-missing, namespace: certs}", no(reason::INVALID_CERTIFICATE_REF)),
+        (
+            "{name: cert, kind: ConfigMap}",
+            no(reason::INVALID_CERTIFICATE_REF),
+        ),
+        (
+            "{name: cert, group: example.com}",
+            no(reason::INVALID_CERTIFICATE_REF),
+        ),
+        (
+            "{name: granted, namespace: certs}",
+            yes(reason::RESOLVED_REFS),
+        ),
+        (
+            "{name: not-granted, namespace: certs}",
+            no(reason::REF_NOT_PERMITTED),
+        ),
+        (
+            "{name: granted-missing, namespace: certs}",
+            no(reason::INVALID_CERTIFICATE_REF),
+        ),
     ];
     for (cert_ref, expected) in cases {
         let yaml = format!(
@@ -365,11 +339,27 @@ stringData: {tls.crt: not a certificate, tls.key: not a key}
         );
         let t = run(&yaml);
         let status = listener(&t, "default/gw", "https");
-        assert_eq!(condition(&status.conditions, RESOLVED_REFS), expected, "{cert_ref}");
+        assert_eq!(
+            condition(&status.conditions, RESOLVED_REFS),
+            expected,
+            "{cert_ref}"
+        );
         let served = expected.0 == ConditionStatus::True;
-        assert_eq!(programmed(&t, "default/gw", "https").is_some(), served, "{cert_ref}");
-        let programmed_condition = if served { yes(reason::PROGRAMMED) } else { no(reason::INVALID) };
-        assert_eq!(condition(&status.conditions, PROGRAMMED), programmed_condition, "{cert_ref}");
+        assert_eq!(
+            programmed(&t, "default/gw", "https").is_some(),
+            served,
+            "{cert_ref}"
+        );
+        let programmed_condition = if served {
+            yes(reason::PROGRAMMED)
+        } else {
+            no(reason::INVALID)
+        };
+        assert_eq!(
+            condition(&status.conditions, PROGRAMMED),
+            programmed_condition,
+            "{cert_ref}"
+        );
         // The other listener is unaffected.
         assert!(programmed(&t, "default/gw", "http").is_some(), "{cert_ref}");
     }
@@ -379,15 +369,26 @@ stringData: {tls.crt: not a certificate, tls.key: not a key}
 fn terminating_listeners_need_certificates() {
     let yaml = format!(
         "{CLASS}{}",
-        gw("gw", "", "[{name: https, port: 443, protocol: HTTPS}, {name: tls, port: 8443, protocol: TLS}]")
+        gw(
+            "gw",
+            "",
+            "[{name: https, port: 443, protocol: HTTPS}, {name: tls, port: 8443, protocol: TLS}]"
+        )
     );
     let t = run(&yaml);
     for name in ["https", "tls"] {
         let status = listener(&t, "default/gw", name);
-        assert_eq!(condition(&status.conditions, RESOLVED_REFS), no(reason::INVALID_CERTIFICATE_REF), "{name}");
+        assert_eq!(
+            condition(&status.conditions, RESOLVED_REFS),
+            no(reason::INVALID_CERTIFICATE_REF),
+            "{name}"
+        );
         assert!(programmed(&t, "default/gw", name).is_none(), "{name}");
     }
-    assert_eq!(condition(&gateway(&t, "default/gw").conditions, PROGRAMMED), no(reason::INVALID));
+    assert_eq!(
+        condition(&gateway(&t, "default/gw").conditions, PROGRAMMED),
+        no(reason::INVALID)
+    );
 }
 
 #[test]
@@ -404,7 +405,10 @@ fn client_certificate_validation_is_refused() {
     );
     let t = run(&yaml);
     let https = listener(&t, "default/gw", "https");
-    assert_eq!(condition(&https.conditions, ACCEPTED), no(reason::NO_VALID_CA_CERTIFICATE));
+    assert_eq!(
+        condition(&https.conditions, ACCEPTED),
+        no(reason::NO_VALID_CA_CERTIFICATE)
+    );
     assert!(programmed(&t, "default/gw", "https").is_none());
     assert!(programmed(&t, "default/gw", "http").is_some());
 }
@@ -418,8 +422,18 @@ fn allowed_route_kinds_keep_only_kinds_the_protocol_serves() {
         served: bool,
     }
     let cases = [
-        Case { kinds: "[]", supported: &["HTTPRoute", "GRPCRoute"], resolved: yes(reason::RESOLVED_REFS), served: true },
-        Case { kinds: "[{kind: HTTPRoute}]", supported: &["HTTPRoute"], resolved: yes(reason::RESOLVED_REFS), served: true },
+        Case {
+            kinds: "[]",
+            supported: &["HTTPRoute", "GRPCRoute"],
+            resolved: yes(reason::RESOLVED_REFS),
+            served: true,
+        },
+        Case {
+            kinds: "[{kind: HTTPRoute}]",
+            supported: &["HTTPRoute"],
+            resolved: yes(reason::RESOLVED_REFS),
+            served: true,
+        },
         Case {
             kinds: "[{kind: InvalidRoute}, {kind: HTTPRoute}]",
             supported: &["HTTPRoute"],
@@ -436,13 +450,30 @@ fn allowed_route_kinds_keep_only_kinds_the_protocol_serves() {
     for case in cases {
         let yaml = format!(
             "{CLASS}{}",
-            gw("gw", "", &format!("[{{name: http, port: 80, protocol: HTTP, allowedRoutes: {{kinds: {}}}}}]", case.kinds))
+            gw(
+                "gw",
+                "",
+                &format!(
+                    "[{{name: http, port: 80, protocol: HTTP, allowedRoutes: {{kinds: {}}}}}]",
+                    case.kinds
+                )
+            )
         );
         let t = run(&yaml);
         let status = listener(&t, "default/gw", "http");
         assert_eq!(status.supported_kinds, case.supported, "{}", case.kinds);
-        assert_eq!(condition(&status.conditions, RESOLVED_REFS), case.resolved, "{}", case.kinds);
-        assert_eq!(programmed(&t, "default/gw", "http").is_some(), case.served, "{}", case.kinds);
+        assert_eq!(
+            condition(&status.conditions, RESOLVED_REFS),
+            case.resolved,
+            "{}",
+            case.kinds
+        );
+        assert_eq!(
+            programmed(&t, "default/gw", "http").is_some(),
+            case.served,
+            "{}",
+            case.kinds
+        );
     }
 }
 
@@ -461,7 +492,10 @@ spec:
     let t = run(&yaml);
     let status = gateway(&t, "default/gw");
     assert_eq!(status.addresses, ["127.0.0.1"]);
-    let all = status.conditions.iter().chain(&status.listeners[0].conditions);
+    let all = status
+        .conditions
+        .iter()
+        .chain(&status.listeners[0].conditions);
     for c in all {
         assert_eq!(c.observed_generation, Some(7), "{c:?}");
     }

@@ -2,6 +2,7 @@
 //! Gateway API's semantics.
 
 mod backends;
+mod conflicts;
 mod conformance;
 mod gateways;
 mod grpc_l4;
@@ -12,7 +13,9 @@ use crate::{translate, TranslateOptions, Translation};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
-use torii_config::status::{Condition, ConditionStatus, GatewayStatus, ListenerStatus, RouteStatus};
+use torii_config::status::{
+    Condition, ConditionStatus, GatewayStatus, ListenerStatus, RouteStatus,
+};
 use torii_config::{ListenerConfig, PortConfig, RouteKind};
 use torii_resources::{Located, Origin, ResourceSet};
 
@@ -48,7 +51,10 @@ pub(crate) fn load(yaml: &str) -> ResourceSet {
         if doc.is_null() {
             continue;
         }
-        let kind = doc["kind"].as_str().expect("every test document has a kind").to_string();
+        let kind = doc["kind"]
+            .as_str()
+            .expect("every test document has a kind")
+            .to_string();
         let cluster_scoped = matches!(kind.as_str(), "Namespace" | "GatewayClass");
         if !cluster_scoped && doc["metadata"]["namespace"].is_null() {
             doc["metadata"]["namespace"] = "default".into();
@@ -82,9 +88,13 @@ pub(crate) fn run(yaml: &str) -> Translation {
 
 /// A `kubernetes.io/tls` Secret holding the test certificate.
 pub(crate) fn tls_secret(namespace: &str, name: &str) -> String {
-    let indent = |pem: &str| pem.lines().map(|l| format!("    {l}\n")).collect::<String>();
+    let indent = |pem: &str| {
+        pem.lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    };
     format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}}}\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}}}\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
         indent(CERT_PEM),
         indent(KEY_PEM)
     )
@@ -93,7 +103,7 @@ pub(crate) fn tls_secret(namespace: &str, name: &str) -> String {
 /// A Service with one port and a ready endpoint slice.
 pub(crate) fn service(namespace: &str, name: &str, port: u16, target: u16) -> String {
     format!(
-        "
+        "---
 apiVersion: v1
 kind: Service
 metadata: {{name: {name}, namespace: {namespace}}}
@@ -115,7 +125,10 @@ endpoints:
 }
 
 /// `(status, reason)` of the condition of `type_`.
-pub(crate) fn condition<'c>(conditions: &'c [Condition], type_: &str) -> (ConditionStatus, &'c str) {
+pub(crate) fn condition<'c>(
+    conditions: &'c [Condition],
+    type_: &str,
+) -> (ConditionStatus, &'c str) {
     let found = conditions
         .iter()
         .find(|c| c.type_ == type_)
@@ -157,7 +170,13 @@ pub(crate) fn route<'t>(t: &'t Translation, kind: RouteKind, id: &str) -> &'t Ro
         .routes
         .iter()
         .find(|r| r.route.kind == kind && format!("{}/{}", r.route.namespace, r.route.name) == id)
-        .unwrap_or_else(|| panic!("no status for {} {id}: {:#?}", kind.as_str(), t.status.routes))
+        .unwrap_or_else(|| {
+            panic!(
+                "no status for {} {id}: {:#?}",
+                kind.as_str(),
+                t.status.routes
+            )
+        })
 }
 
 /// `(status, reason)` of condition `type_` of the only parent of HTTPRoute `id`.
@@ -169,7 +188,11 @@ pub(crate) fn http_parent(t: &Translation, id: &str, type_: &str) -> (ConditionS
 }
 
 /// The programmed listener `gateway/name` on any socket.
-pub(crate) fn programmed<'t>(t: &'t Translation, gateway_id: &str, name: &str) -> Option<&'t ListenerConfig> {
+pub(crate) fn programmed<'t>(
+    t: &'t Translation,
+    gateway_id: &str,
+    name: &str,
+) -> Option<&'t ListenerConfig> {
     t.config
         .ports
         .iter()
@@ -183,5 +206,25 @@ pub(crate) fn port<'t>(t: &'t Translation, address: &str) -> &'t PortConfig {
         .ports
         .iter()
         .find(|p| p.address.to_string() == address)
-        .unwrap_or_else(|| panic!("no socket {address}: {:?}", t.config.ports.iter().map(|p| p.address).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no socket {address}: {:?}",
+                t.config.ports.iter().map(|p| p.address).collect::<Vec<_>>()
+            )
+        })
+}
+
+/// A Gateway `default/<name>` of class torii with `listeners` (a YAML flow sequence).
+pub(crate) fn gw(name: &str, extra_spec: &str, listeners: &str) -> String {
+    format!(
+        "---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: {name}}}
+spec:
+  gatewayClassName: torii
+  {extra_spec}
+  listeners: {listeners}
+"
+    )
 }

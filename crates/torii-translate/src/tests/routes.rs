@@ -22,7 +22,12 @@ spec:
 /// Names of the routes attached to programmed listener `gateway/listener`.
 fn attached(t: &Translation, gateway: &str, listener: &str) -> Vec<String> {
     programmed(t, gateway, listener)
-        .map(|l| l.http_routes.iter().map(|a| a.route.id.to_string()).collect())
+        .map(|l| {
+            l.http_routes
+                .iter()
+                .map(|a| a.route.id.to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -71,11 +76,31 @@ spec:
         listeners: &'static [&'static str],
     }
     let cases = [
-        Case { namespace: "infra", section: None, accepted: yes(reason::ACCEPTED), listeners: &["same", "all"] },
-        Case { namespace: "team-a", section: None, accepted: yes(reason::ACCEPTED), listeners: &["all", "selector"] },
-        Case { namespace: "team-b", section: None, accepted: yes(reason::ACCEPTED), listeners: &["all"] },
+        Case {
+            namespace: "infra",
+            section: None,
+            accepted: yes(reason::ACCEPTED),
+            listeners: &["same", "all"],
+        },
+        Case {
+            namespace: "team-a",
+            section: None,
+            accepted: yes(reason::ACCEPTED),
+            listeners: &["all", "selector"],
+        },
+        Case {
+            namespace: "team-b",
+            section: None,
+            accepted: yes(reason::ACCEPTED),
+            listeners: &["all"],
+        },
         // team-c has no Namespace object, but still its name label.
-        Case { namespace: "team-c", section: None, accepted: yes(reason::ACCEPTED), listeners: &["all", "by-name"] },
+        Case {
+            namespace: "team-c",
+            section: None,
+            accepted: yes(reason::ACCEPTED),
+            listeners: &["all", "by-name"],
+        },
         Case {
             namespace: "team-b",
             section: Some("same"),
@@ -88,7 +113,12 @@ spec:
             accepted: no(reason::NOT_ALLOWED_BY_LISTENERS),
             listeners: &[],
         },
-        Case { namespace: "team-a", section: Some("selector"), accepted: yes(reason::ACCEPTED), listeners: &["selector"] },
+        Case {
+            namespace: "team-a",
+            section: Some("selector"),
+            accepted: yes(reason::ACCEPTED),
+            listeners: &["selector"],
+        },
     ];
     for case in cases {
         let parent = match case.section {
@@ -103,12 +133,20 @@ spec:
         let t = run(&yaml);
         let id = format!("{}/r", case.namespace);
         let what = format!("{id} {:?}", case.section);
-        assert_eq!(http_parent(&t, &id, ACCEPTED), (case.accepted.0, case.accepted.1.to_string()), "{what}");
+        assert_eq!(
+            http_parent(&t, &id, ACCEPTED),
+            (case.accepted.0, case.accepted.1.to_string()),
+            "{what}"
+        );
         for name in ["same", "all", "selector", "by-name"] {
             let expected = case.listeners.contains(&name);
             let routes = attached(&t, "infra/gw", name);
             assert_eq!(routes.len(), usize::from(expected), "{what} on {name}");
-            assert_eq!(listener(&t, "infra/gw", name).attached_routes, u32::from(expected), "{what} on {name}");
+            assert_eq!(
+                listener(&t, "infra/gw", name).attached_routes,
+                u32::from(expected),
+                "{what} on {name}"
+            );
         }
     }
 }
@@ -130,9 +168,15 @@ spec:
         ("{name: gw, sectionName: http}", Ok(&["http"])),
         ("{name: gw, port: 8080}", Ok(&["alt"])),
         ("{name: gw, sectionName: alt, port: 8080}", Ok(&["alt"])),
-        ("{name: gw, sectionName: http, port: 8080}", Err(reason::NO_MATCHING_PARENT)),
+        (
+            "{name: gw, sectionName: http, port: 8080}",
+            Err(reason::NO_MATCHING_PARENT),
+        ),
         ("{name: gw, port: 81}", Err(reason::NO_MATCHING_PARENT)),
-        ("{name: gw, sectionName: nope}", Err(reason::NO_MATCHING_PARENT)),
+        (
+            "{name: gw, sectionName: nope}",
+            Err(reason::NO_MATCHING_PARENT),
+        ),
     ];
     for (parent, expected) in cases {
         let yaml = format!(
@@ -144,20 +188,36 @@ spec:
         let accepted = http_parent(&t, "infra/r", ACCEPTED);
         match expected {
             Ok(listeners) => {
-                assert_eq!(accepted, (ConditionStatus::True, reason::ACCEPTED.to_string()), "{parent}");
+                assert_eq!(
+                    accepted,
+                    (ConditionStatus::True, reason::ACCEPTED.to_string()),
+                    "{parent}"
+                );
                 for name in ["http", "alt"] {
                     let count = attached(&t, "infra/gw", name).len();
-                    assert_eq!(count, usize::from(listeners.contains(&name)), "{parent} {name}");
+                    assert_eq!(
+                        count,
+                        usize::from(listeners.contains(&name)),
+                        "{parent} {name}"
+                    );
                 }
             }
             Err(reason) => {
-                assert_eq!(accepted, (ConditionStatus::False, reason.to_string()), "{parent}");
+                assert_eq!(
+                    accepted,
+                    (ConditionStatus::False, reason.to_string()),
+                    "{parent}"
+                );
                 // A rejected route uses no backend.
                 assert!(t.config.backends.is_empty(), "{parent}");
             }
         }
         // ResolvedRefs is reported whatever the attachment.
-        assert_eq!(http_parent(&t, "infra/r", RESOLVED_REFS).0, ConditionStatus::True, "{parent}");
+        assert_eq!(
+            http_parent(&t, "infra/r", RESOLVED_REFS).0,
+            ConditionStatus::True,
+            "{parent}"
+        );
     }
 }
 
@@ -176,12 +236,47 @@ spec:
 ";
     type Effective = Option<&'static [&'static str]>;
     let cases: [(&str, [Effective; 3]); 6] = [
-        ("[]", [Some(&["a.example.com"]), Some(&["*.example.com"]), Some(&[])]),
-        ("[a.example.com]", [Some(&["a.example.com"]), Some(&["a.example.com"]), Some(&["a.example.com"])]),
-        ("['*.example.com']", [Some(&["a.example.com"]), Some(&["*.example.com"]), Some(&["*.example.com"])]),
-        ("[x.y.example.com, other.org]", [None, Some(&["x.y.example.com"]), Some(&["x.y.example.com", "other.org"])]),
+        (
+            "[]",
+            [
+                Some(&["a.example.com"]),
+                Some(&["*.example.com"]),
+                Some(&[]),
+            ],
+        ),
+        (
+            "[a.example.com]",
+            [
+                Some(&["a.example.com"]),
+                Some(&["a.example.com"]),
+                Some(&["a.example.com"]),
+            ],
+        ),
+        (
+            "['*.example.com']",
+            [
+                Some(&["a.example.com"]),
+                Some(&["*.example.com"]),
+                Some(&["*.example.com"]),
+            ],
+        ),
+        (
+            "[x.y.example.com, other.org]",
+            [
+                None,
+                Some(&["x.y.example.com"]),
+                Some(&["x.y.example.com", "other.org"]),
+            ],
+        ),
         ("[example.com]", [None, None, Some(&["example.com"])]),
-        ("['*.a.example.com', a.example.com]", [Some(&["a.example.com"]), Some(&["*.a.example.com", "a.example.com"]), Some(&["*.a.example.com", "a.example.com"])]),
+        (
+            "['*.a.example.com', a.example.com]",
+            [
+                Some(&["a.example.com"]),
+                Some(&["*.a.example.com", "a.example.com"]),
+                Some(&["*.a.example.com", "a.example.com"]),
+            ],
+        ),
     ];
     for (hostnames, expected) in cases {
         let yaml = format!(
@@ -193,7 +288,10 @@ spec:
         for (name, expected) in ["exact", "wildcard", "any"].into_iter().zip(expected) {
             let listener = programmed(&t, "infra/gw", name).expect("listener is programmed");
             let effective = listener.http_routes.first().map(|a| {
-                a.hostnames.iter().map(HostnameMatch::to_string).collect::<Vec<_>>()
+                a.hostnames
+                    .iter()
+                    .map(HostnameMatch::to_string)
+                    .collect::<Vec<_>>()
             });
             let expected = expected.map(|hs| hs.iter().map(|h| h.to_string()).collect::<Vec<_>>());
             assert_eq!(effective, expected, "{hostnames} on {name}");
@@ -219,11 +317,17 @@ spec:
     let t = run(&yaml);
     assert_eq!(
         http_parent(&t, "infra/no-match", ACCEPTED),
-        (ConditionStatus::False, reason::NO_MATCHING_LISTENER_HOSTNAME.to_string())
+        (
+            ConditionStatus::False,
+            reason::NO_MATCHING_LISTENER_HOSTNAME.to_string()
+        )
     );
     assert_eq!(
         http_parent(&t, "infra/invalid-hostname", ACCEPTED),
-        (ConditionStatus::False, reason::UNSUPPORTED_VALUE.to_string())
+        (
+            ConditionStatus::False,
+            reason::UNSUPPORTED_VALUE.to_string()
+        )
     );
     assert_eq!(listener(&t, "infra/gw", "http").attached_routes, 0);
 }
@@ -254,10 +358,17 @@ spec:
     for id in ["infra/to-grpc-only", "infra/to-tls-only"] {
         assert_eq!(
             http_parent(&t, id, ACCEPTED),
-            (ConditionStatus::False, reason::NOT_ALLOWED_BY_LISTENERS.to_string()),
+            (
+                ConditionStatus::False,
+                reason::NOT_ALLOWED_BY_LISTENERS.to_string()
+            ),
             "{id}"
         );
-        assert_eq!(http_parent(&t, id, RESOLVED_REFS).0, ConditionStatus::True, "{id}");
+        assert_eq!(
+            http_parent(&t, id, RESOLVED_REFS).0,
+            ConditionStatus::True,
+            "{id}"
+        );
     }
 }
 
@@ -285,16 +396,32 @@ spec:
   listeners: [{{name: http, port: 80, protocol: HTTP}}]
 {}{}{}",
         service("infra", "svc", 80, 8080),
-        http_route("infra", "only-theirs", "[{name: theirs}, {name: missing}, {name: svc, kind: Service, group: ''}]", "[]"),
+        http_route(
+            "infra",
+            "only-theirs",
+            "[{name: theirs}, {name: missing}, {name: svc, kind: Service, group: ''}]",
+            "[]"
+        ),
         http_route("infra", "both", "[{name: theirs}, {name: ours}]", "[]"),
     );
     let t = run(&yaml);
-    assert!(t.status.routes.iter().all(|r| &*r.route.name != "only-theirs"));
-    assert!(t.status.notes.iter().any(|n| n.contains("HTTPRoute infra/only-theirs")));
+    assert!(t
+        .status
+        .routes
+        .iter()
+        .all(|r| &*r.route.name != "only-theirs"));
+    assert!(t
+        .status
+        .notes
+        .iter()
+        .any(|n| n.contains("HTTPRoute infra/only-theirs")));
     let both = route(&t, RouteKind::Http, "infra/both");
     let parents: Vec<_> = both.parents.iter().map(|p| p.parent_ref.as_str()).collect();
     assert_eq!(parents, ["infra/ours"]);
-    assert_eq!(condition(&both.parents[0].conditions, ACCEPTED), yes(reason::ACCEPTED));
+    assert_eq!(
+        condition(&both.parents[0].conditions, ACCEPTED),
+        yes(reason::ACCEPTED)
+    );
 }
 
 #[test]
@@ -327,10 +454,22 @@ spec:
     let t = run(&yaml);
     assert_eq!(
         attached(&t, "infra/gw", "http"),
-        ["HTTPRoute infra/c", "HTTPRoute infra/a", "HTTPRoute infra/b", "HTTPRoute infra/d"]
+        [
+            "HTTPRoute infra/c",
+            "HTTPRoute infra/a",
+            "HTTPRoute infra/b",
+            "HTTPRoute infra/d"
+        ]
     );
-    let order = &programmed(&t, "infra/gw", "http").expect("programmed").http_routes[0].route.order;
-    assert_eq!((order.created, order.name.as_str()), (1_672_531_200, "infra/c"));
+    let order = &programmed(&t, "infra/gw", "http")
+        .expect("programmed")
+        .http_routes[0]
+        .route
+        .order;
+    assert_eq!(
+        (order.created, order.name.as_str()),
+        (1_672_531_200, "infra/c")
+    );
     // Status is sorted by route too, whatever the input order.
     let names: Vec<_> = t.status.routes.iter().map(|r| &*r.route.name).collect();
     assert_eq!(names, ["a", "b", "c", "d"]);
@@ -365,7 +504,10 @@ spec:
     let bad = route(&t, RouteKind::Http, "infra/bad-regex");
     let message = &bad.parents[0].conditions[0].message;
     assert!(message.contains("spec.rules[0]: matches[0]"), "{message}");
-    assert_eq!(http_parent(&t, "infra/good", ACCEPTED).0, ConditionStatus::True);
+    assert_eq!(
+        http_parent(&t, "infra/good", ACCEPTED).0,
+        ConditionStatus::True
+    );
     assert_eq!(attached(&t, "infra/gw", "http"), ["HTTPRoute infra/good"]);
     assert_eq!(listener(&t, "infra/gw", "http").attached_routes, 1);
 }
@@ -388,7 +530,10 @@ spec:
     let t = run(&yaml);
     assert_eq!(
         http_parent(&t, "infra/r", ACCEPTED),
-        (ConditionStatus::False, reason::NO_MATCHING_PARENT.to_string())
+        (
+            ConditionStatus::False,
+            reason::NO_MATCHING_PARENT.to_string()
+        )
     );
     assert!(t.config.ports.is_empty());
 }
@@ -409,7 +554,10 @@ spec:
         http_route("infra", "r", "[{name: gw, sectionName: a}]", "[]"),
     );
     let t = run(&yaml);
-    assert_eq!(http_parent(&t, "infra/r", ACCEPTED).0, ConditionStatus::True);
+    assert_eq!(
+        http_parent(&t, "infra/r", ACCEPTED).0,
+        ConditionStatus::True
+    );
     assert_eq!(listener(&t, "infra/gw", "a").attached_routes, 1);
     assert_eq!(listener(&t, "infra/gw", "b").attached_routes, 0);
     assert!(t.config.ports.is_empty());
@@ -427,11 +575,20 @@ spec:
   listeners: [{{name: http, port: 80, protocol: HTTP}}]
 {}{}",
         service("infra", "svc", 80, 8080),
-        http_route("infra", "r", "[{name: gw}, {name: gw, sectionName: http}, {name: gw, port: 80}]", "[]"),
+        http_route(
+            "infra",
+            "r",
+            "[{name: gw}, {name: gw, sectionName: http}, {name: gw, port: 80}]",
+            "[]"
+        ),
     );
     let t = run(&yaml);
     let status = route(&t, RouteKind::Http, "infra/r");
-    let parents: Vec<_> = status.parents.iter().map(|p| p.parent_ref.as_str()).collect();
+    let parents: Vec<_> = status
+        .parents
+        .iter()
+        .map(|p| p.parent_ref.as_str())
+        .collect();
     assert_eq!(parents, ["infra/gw", "infra/gw/http", "infra/gw:80"]);
     assert_eq!(attached(&t, "infra/gw", "http").len(), 1);
     assert_eq!(listener(&t, "infra/gw", "http").attached_routes, 1);
