@@ -13,7 +13,7 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 /// A response body sent downstream: an upstream body streamed through, or a local answer.
 pub enum ResponseBody {
     /// Streamed from the upstream response.
-    Upstream(Incoming),
+    Upstream(crate::upstream::UpstreamBody),
     /// A complete local body (errors, redirects, CORS preflights).
     Full(Option<Bytes>),
 }
@@ -39,7 +39,7 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
-            ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
             ResponseBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
         }
     }

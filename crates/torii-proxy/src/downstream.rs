@@ -25,6 +25,22 @@ pub struct ConnInfo {
     pub tls: bool,
     /// For TLS: index of the listener the SNI selected.
     pub sni_listener: Option<usize>,
+    /// The client's IP, ready for `X-Forwarded-For`.
+    pub peer_ip: http::HeaderValue,
+}
+
+impl ConnInfo {
+    fn new(peer: SocketAddr, bind: SocketAddr, tls: bool, sni_listener: Option<usize>) -> Self {
+        let peer_ip = http::HeaderValue::from_str(&peer.ip().to_string())
+            .unwrap_or_else(|_| http::HeaderValue::from_static("unknown"));
+        ConnInfo {
+            peer,
+            bind,
+            tls,
+            sni_listener,
+            peer_ip,
+        }
+    }
 }
 
 /// Serves one accepted connection to its end.
@@ -42,12 +58,7 @@ pub(crate) async fn serve(
     };
     match port.config.protocol {
         PortProtocol::Http => {
-            let conn = ConnInfo {
-                peer,
-                bind,
-                tls: false,
-                sni_listener: None,
-            };
+            let conn = ConnInfo::new(peer, bind, false, None);
             serve_http(shared, stream, conn, closing).await
         }
         PortProtocol::Tls => serve_tls(shared, port, stream, peer, bind, closing).await,
@@ -144,12 +155,8 @@ async fn serve_tls(
             if listener.protocol == ListenerProtocol::TlsTerminate {
                 crate::tcp::serve_tls_route(shared, listener, sni.as_deref(), tls, peer).await
             } else {
-                let conn = ConnInfo {
-                    peer,
-                    bind,
-                    tls: true,
-                    sni_listener: Some(index),
-                };
+                let sni_listener = sni.is_some().then_some(index);
+                let conn = ConnInfo::new(peer, bind, true, sni_listener);
                 serve_http(shared, tls, conn, closing).await
             }
         }

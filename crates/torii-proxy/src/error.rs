@@ -21,10 +21,10 @@ pub enum ProxyError {
     NoEndpoints,
     /// Connecting to the upstream endpoint failed.
     #[error("upstream connect failed")]
-    UpstreamConnect(#[source] hyper_util::client::legacy::Error),
+    UpstreamConnect(#[source] crate::body::BodyError),
     /// The upstream request failed after connecting.
     #[error("upstream request failed")]
-    Upstream(#[source] hyper_util::client::legacy::Error),
+    Upstream(#[source] crate::body::BodyError),
     /// The request or backend timeout passed.
     #[error("upstream timed out")]
     Timeout,

@@ -7,7 +7,7 @@ use crate::body::{CopyFrame, RequestBody};
 use crate::metrics::MirrorLabels;
 use crate::proxy::Shared;
 use crate::snapshot::Snapshot;
-use http::{HeaderMap, Method, Request, Uri, Version};
+use http::{HeaderMap, Method, Request, Version};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -39,7 +39,7 @@ pub(crate) fn start(
     snapshot: &Snapshot,
     plans: &[MirrorPlan<'_>],
     method: &Method,
-    path_and_query: &str,
+    path_and_query: &http::uri::PathAndQuery,
     headers: &HeaderMap,
     has_body: bool,
 ) -> Vec<mpsc::Sender<CopyFrame>> {
@@ -59,7 +59,7 @@ pub(crate) fn start(
             count(shared, "shed");
             continue;
         };
-        let Ok(uri) = Uri::try_from(format!("http://{endpoint}{path_and_query}")) else {
+        let Ok(uri) = crate::service::upstream_uri(&endpoint.authority, path_and_query) else {
             continue;
         };
         let body = if has_body {
@@ -79,11 +79,12 @@ pub(crate) fn start(
             _ => Version::HTTP_11,
         };
         let shared = shared.clone();
+        let address = endpoint.address;
         tokio::spawn(async move {
             let _permit = permit;
             let result = shared
                 .upstreams
-                .send(protocol, request, Some(MIRROR_DEADLINE))
+                .send(protocol, address, request, Some(MIRROR_DEADLINE))
                 .await;
             match result {
                 Ok(response) => {

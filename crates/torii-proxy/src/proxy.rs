@@ -164,7 +164,7 @@ impl Proxy {
     /// the snapshot they started on; sockets kept are not touched. Nothing changes on error.
     pub async fn apply(&self, config: Config) -> Result<ApplyReport, ApplyError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let snapshot = Snapshot::build(Arc::new(config), generation)?;
+        let snapshot = Snapshot::build(Arc::new(config), generation, &self.shared.metrics)?;
         let mut listeners = self.listeners.lock().await;
         let mut report = ApplyReport {
             generation,

@@ -4,30 +4,27 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::downstream::ConnInfo;
 use crate::error::ProxyError;
 use crate::filters::{self, RedirectContext};
-use crate::metrics::{RequestLabels, RouteLabels, StatusClass};
 use crate::mirror::{self, MirrorPlan};
 use crate::proxy::Shared;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{RuleRuntime, Snapshot};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Instant;
 use torii_config::{
-    AppProtocol, BackendTarget, Cors, HeaderModifier, HttpBackend, HttpFilter, HttpRule, PathMatch,
-    UrlRewrite,
+    AppProtocol, Cors, HeaderModifier, HttpBackend, HttpFilter, HttpRule, PathMatch, UrlRewrite,
 };
 use torii_routing::{RequestInfo, RouteOutcome};
 
-static NONE: LazyLock<Arc<String>> = LazyLock::new(|| Arc::new(String::from("none")));
-
-/// Metric labels gathered while a request is handled.
-struct Labels {
-    gateway: Arc<String>,
-    route: Arc<String>,
-    backend: Arc<String>,
+/// Which counters a request is accounted under, found while it is handled.
+#[derive(Default)]
+struct Accounting {
+    rule: Option<Arc<RuleRuntime>>,
+    backend: Option<usize>,
 }
 
 /// Handles one downstream request; never fails (errors become responses).
@@ -38,14 +35,12 @@ pub(crate) async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let snapshot = shared.snapshot.load_full();
-    let mut labels = Labels {
-        gateway: NONE.clone(),
-        route: NONE.clone(),
-        backend: NONE.clone(),
-    };
-    let method = shared.options.access_log.then(|| request.method().clone());
-    let uri = shared.options.access_log.then(|| request.uri().clone());
-    let response = match proxy(&shared, &snapshot, &conn, request, &mut labels).await {
+    let mut accounting = Accounting::default();
+    let logged = shared
+        .options
+        .access_log
+        .then(|| (request.method().clone(), request.uri().clone()));
+    let response = match proxy(&shared, &snapshot, &conn, request, &mut accounting).await {
         Ok(response) => response,
         Err(error) => {
             if error.status().is_server_error() {
@@ -54,28 +49,16 @@ pub(crate) async fn handle(
             error.into_response()
         }
     };
-    let elapsed = started.elapsed();
     let status = response.status();
-    shared
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            gateway: labels.gateway.clone(),
-            route: labels.route.clone(),
-            backend: labels.backend.clone(),
-            class: StatusClass::of(status),
-        })
-        .inc();
-    shared
-        .metrics
-        .request_duration
-        .get_or_create(&RouteLabels {
-            gateway: labels.gateway.clone(),
-            route: labels.route.clone(),
-        })
-        .observe(elapsed.as_secs_f64());
-    if let (Some(method), Some(uri)) = (method, uri) {
-        access_log(&conn, &method, &uri, status, elapsed, &labels);
+    if let Some(rule) = &accounting.rule {
+        match accounting.backend.and_then(|i| rule.counters.get(i)) {
+            Some(counters) => counters.count(status),
+            None => rule.no_backend.count(status),
+        }
+        rule.duration.observe(started.elapsed().as_secs_f64());
+    }
+    if let Some((method, uri)) = logged {
+        access_log(&conn, &method, &uri, status, started.elapsed(), &accounting);
     }
     Ok(response)
 }
@@ -86,8 +69,18 @@ fn access_log(
     uri: &Uri,
     status: StatusCode,
     elapsed: std::time::Duration,
-    labels: &Labels,
+    accounting: &Accounting,
 ) {
+    let (gateway, route) = accounting
+        .rule
+        .as_ref()
+        .map_or(("none", "none"), |r| (r.gateway.as_str(), r.route.as_str()));
+    let backend = accounting
+        .rule
+        .as_ref()
+        .zip(accounting.backend)
+        .and_then(|(r, i)| r.backends.get(i)?.as_ref())
+        .map_or("none", |b| b.label.as_str());
     // Only the path is logged, never the query (it may carry tokens) nor any header.
     let line = serde_json::json!({
         "ts": std::time::SystemTime::now()
@@ -99,26 +92,28 @@ fn access_log(
         "path": uri.path(),
         "status": status.as_u16(),
         "duration_ms": elapsed.as_secs_f64() * 1000.0,
-        "gateway": labels.gateway.as_str(),
-        "route": labels.route.as_str(),
-        "backend": labels.backend.as_str(),
+        "gateway": gateway,
+        "route": route,
+        "backend": backend,
         "tls": conn.tls,
     });
     println!("{line}");
 }
 
-/// The request's host, lower-case and without port.
-fn request_host(parts: &http::request::Parts) -> Cow<'_, str> {
-    let raw = parts
-        .uri
-        .host()
-        .or_else(|| {
-            parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-        })
-        .unwrap_or("");
+/// The request's authority as sent (Host header, or the URI for HTTP/2), cheap to clone.
+fn request_authority(parts: &http::request::Parts) -> Option<HeaderValue> {
+    match parts.headers.get(header::HOST) {
+        Some(host) => Some(host.clone()),
+        None => parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
+    }
+}
+
+/// A host for matching: lower-case and without port.
+fn host_for_matching(authority: Option<&HeaderValue>) -> Cow<'_, str> {
+    let raw = authority.and_then(|a| a.to_str().ok()).unwrap_or("");
     let host = strip_port(raw);
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(host.to_ascii_lowercase())
@@ -151,11 +146,13 @@ async fn proxy(
     snapshot: &Arc<Snapshot>,
     conn: &ConnInfo,
     request: Request<Incoming>,
-    labels: &mut Labels,
+    accounting: &mut Accounting,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let (mut parts, body) = request.into_parts();
     let port = snapshot.ports.get(&conn.bind).ok_or(ProxyError::NoRoute)?;
-    let host = request_host(&parts).into_owned();
+    accounting.rule = Some(port.unrouted.clone());
+    let authority = request_authority(&parts);
+    let host = host_for_matching(authority.as_ref());
     let outcome = port.router.route(&RequestInfo {
         host: &host,
         method: &parts.method,
@@ -167,8 +164,8 @@ async fn proxy(
         RouteOutcome::Matched(matched) => matched,
         RouteOutcome::NoListener | RouteOutcome::NoRoute { .. } => return Err(ProxyError::NoRoute),
     };
-    labels.gateway = port.gateway_labels[matched.listener].clone();
-    labels.route = snapshot.route_label(matched.route);
+    let runtime = port.rule(matched.listener, matched.rule);
+    accounting.rule = Some(runtime.clone());
     if let Some(sni_listener) = conn.sni_listener {
         if sni_listener != matched.listener {
             return Err(ProxyError::Misdirected);
@@ -190,18 +187,17 @@ async fn proxy(
     if let Some(response) = apply_filters(&rule.filters, &mut parts, &mut plan, &redirect_base) {
         return Ok(response);
     }
-    let backend = pick_backend(&rule.backends).ok_or(ProxyError::InvalidBackend)?;
+    let backend_index = pick_backend(&rule.backends).ok_or(ProxyError::InvalidBackend)?;
+    let backend = &rule.backends[backend_index];
     if let Some(response) = apply_filters(&backend.filters, &mut parts, &mut plan, &redirect_base) {
         return Ok(response);
     }
-    let BackendTarget::Resolved(id) = &backend.target.target else {
-        return Err(ProxyError::InvalidBackend);
-    };
-    let upstream = snapshot
+    accounting.backend = Some(backend_index);
+    let upstream = runtime
         .backends
-        .get(id)
+        .get(backend_index)
+        .and_then(Option::as_ref)
         .ok_or(ProxyError::InvalidBackend)?;
-    labels.backend = upstream.label.clone();
     let protocol = if rule.grpc {
         AppProtocol::H2c
     } else {
@@ -209,7 +205,7 @@ async fn proxy(
     };
 
     // The request as the upstream sees it.
-    let path_and_query = upstream_path(&parts, plan.rewrite, matched_prefix);
+    let path_and_query = upstream_path(&parts, plan.rewrite, matched_prefix)?;
     let origin = plan
         .cors
         .and_then(|_| parts.headers.get(header::ORIGIN).cloned());
@@ -221,7 +217,7 @@ async fn proxy(
     prepare_upstream_headers(
         &mut parts,
         conn,
-        &host,
+        authority,
         plan.rewrite,
         downstream_upgrade.is_some(),
     );
@@ -249,8 +245,7 @@ async fn proxy(
         loop {
             attempt += 1;
             let endpoint = upstream.pick().ok_or(ProxyError::NoEndpoints)?;
-            let uri = Uri::try_from(format!("http://{endpoint}{path_and_query}"))
-                .map_err(|_| ProxyError::BadRequest)?;
+            let uri = upstream_uri(&endpoint.authority, &path_and_query)?;
             let mut request = Request::new(body.take().unwrap_or_else(RequestBody::empty));
             *request.method_mut() = parts.method.clone();
             *request.uri_mut() = uri;
@@ -265,16 +260,15 @@ async fn proxy(
             };
             let result = shared
                 .upstreams
-                .send(protocol, request, rule.timeouts.backend_request)
+                .send(
+                    protocol,
+                    endpoint.address,
+                    request,
+                    rule.timeouts.backend_request,
+                )
                 .await;
             if let Err(ProxyError::UpstreamConnect(_)) = &result {
-                shared
-                    .metrics
-                    .upstream_connect_errors
-                    .get_or_create(&crate::metrics::BackendLabels {
-                        backend: upstream.label.clone(),
-                    })
-                    .inc();
+                upstream.connect_errors.inc();
             }
             let retryable = match (&result, retry) {
                 (_, None) => false,
@@ -374,21 +368,22 @@ fn apply_filters<'a>(
     None
 }
 
-/// Picks a backend by weight; `None` when there are none or all weights are 0.
-fn pick_backend(backends: &[HttpBackend]) -> Option<&HttpBackend> {
+/// Picks a backend by weight and returns its index; `None` when there are none or all
+/// weights are 0.
+fn pick_backend(backends: &[HttpBackend]) -> Option<usize> {
     match backends {
         [] => None,
-        [only] => (only.target.weight > 0).then_some(only),
+        [only] => (only.target.weight > 0).then_some(0),
         _ => {
             let total: u64 = backends.iter().map(|b| u64::from(b.target.weight)).sum();
             if total == 0 {
                 return None;
             }
             let mut roll = fastrand::u64(0..total);
-            for backend in backends {
+            for (index, backend) in backends.iter().enumerate() {
                 let weight = u64::from(backend.target.weight);
                 if roll < weight {
-                    return Some(backend);
+                    return Some(index);
                 }
                 roll -= weight;
             }
@@ -397,21 +392,34 @@ fn pick_backend(backends: &[HttpBackend]) -> Option<&HttpBackend> {
     }
 }
 
+/// The path and query sent upstream: the request's own unless a rewrite changes the path.
 fn upstream_path(
     parts: &http::request::Parts,
     rewrite: Option<&UrlRewrite>,
     matched_prefix: Option<&str>,
-) -> String {
-    let path = parts.uri.path();
-    let mut out = match rewrite.and_then(|r| r.path.as_ref()) {
-        Some(modifier) => filters::rewrite_path(path, modifier, matched_prefix),
-        None => path.to_string(),
+) -> Result<PathAndQuery, ProxyError> {
+    let Some(modifier) = rewrite.and_then(|r| r.path.as_ref()) else {
+        return Ok(parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")));
     };
+    let mut out = filters::rewrite_path(parts.uri.path(), modifier, matched_prefix);
     if let Some(query) = parts.uri.query() {
         out.push('?');
         out.push_str(query);
     }
-    out
+    PathAndQuery::try_from(out).map_err(|_| ProxyError::BadRequest)
+}
+
+/// `http://endpoint/path?query`, from parts that are cheap to clone.
+pub(crate) fn upstream_uri(authority: &Authority, path: &PathAndQuery) -> Result<Uri, ProxyError> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(authority.clone());
+    parts.path_and_query = Some(path.clone());
+    Uri::from_parts(parts).map_err(|_| ProxyError::BadRequest)
 }
 
 fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -436,6 +444,10 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most requests carry none: one pass over the names avoids seven hashed removals.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -464,10 +476,14 @@ fn accepts_trailers(headers: &HeaderMap) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
 }
 
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 fn prepare_upstream_headers(
     parts: &mut http::request::Parts,
     conn: &ConnInfo,
-    host: &str,
+    authority: Option<HeaderValue>,
     rewrite: Option<&UrlRewrite>,
     upgrade: bool,
 ) {
@@ -475,14 +491,11 @@ fn prepare_upstream_headers(
         .then(|| parts.headers.get(header::UPGRADE).cloned())
         .flatten();
     // HTTP/2 requests carry the host in the URI: give HTTP/1.1 upstreams a Host header.
-    if !parts.headers.contains_key(header::HOST) {
-        if let Some(authority) = parts.uri.authority() {
-            if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
-                parts.headers.insert(header::HOST, value);
-            }
+    if let Some(authority) = &authority {
+        if !parts.headers.contains_key(header::HOST) {
+            parts.headers.insert(header::HOST, authority.clone());
         }
     }
-    let original_host = parts.headers.get(header::HOST).cloned();
     let trailers = accepts_trailers(&parts.headers);
     strip_hop_by_hop(&mut parts.headers);
     if trailers {
@@ -501,27 +514,32 @@ fn prepare_upstream_headers(
             parts.headers.insert(header::HOST, value);
         }
     }
-    let client = conn.peer.ip().to_string();
-    let mut forwarded_for = String::new();
-    for previous in parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-    {
-        forwarded_for.push_str(previous);
-        forwarded_for.push_str(", ");
-    }
-    forwarded_for.push_str(&client);
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        parts.headers.insert("x-forwarded-for", value);
+    if parts.headers.contains_key(&X_FORWARDED_FOR) {
+        let mut forwarded_for = String::new();
+        for previous in parts
+            .headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            forwarded_for.push_str(previous);
+            forwarded_for.push_str(", ");
+        }
+        forwarded_for.push_str(conn.peer_ip.to_str().unwrap_or(""));
+        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+            parts.headers.insert(X_FORWARDED_FOR.clone(), value);
+        }
+    } else {
+        parts
+            .headers
+            .insert(X_FORWARDED_FOR.clone(), conn.peer_ip.clone());
     }
     parts.headers.insert(
-        "x-forwarded-proto",
+        X_FORWARDED_PROTO.clone(),
         HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
     );
-    if let Some(value) = original_host.or_else(|| HeaderValue::from_str(host).ok()) {
-        parts.headers.insert("x-forwarded-host", value);
+    if let Some(value) = authority {
+        parts.headers.insert(X_FORWARDED_HOST.clone(), value);
     }
     let via = match parts.version {
         Version::HTTP_2 => "2 torii",
@@ -557,7 +575,8 @@ mod tests {
             .body(())
             .unwrap();
         let (parts, _) = req.into_parts();
-        assert_eq!(request_host(&parts), "example.com");
+        let authority = request_authority(&parts);
+        assert_eq!(host_for_matching(authority.as_ref()), "example.com");
         assert_eq!(strip_port("[::1]:80"), "::1");
         assert_eq!(strip_port("a.b"), "a.b");
     }

@@ -1,14 +1,23 @@
-//! The immutable runtime view of one config: per-port routers and TLS configs, per-backend
-//! balancers. Built off the request path, swapped in atomically, never mutated.
+//! The immutable runtime view of one config: per-port routers and TLS configs, per-rule
+//! resolved backends and metric handles, per-backend balancers. Built off the request path,
+//! swapped in atomically, never mutated. Everything a request needs is resolved here so the
+//! request path does one hash lookup (the rule's runtime) and no formatting.
 
-use std::collections::HashMap;
+use crate::metrics::{BackendLabels, ProxyMetrics, RequestLabels, RouteLabels, StatusClass};
+use http::uri::Authority;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use torii_config::{
-    Backend, BackendId, Config, HttpRoute, ListenerProtocol, PortConfig, PortProtocol,
+    Backend, BackendId, BackendTarget, Config, HttpRule, ListenerProtocol, PortConfig, PortProtocol,
 };
 use torii_routing::PortRouter;
+
+/// The label of "nothing" (no route, no backend).
+pub static NONE: LazyLock<Arc<String>> = LazyLock::new(|| Arc::new(String::from("none")));
 
 /// A TLS config could not be built for a port.
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +37,9 @@ pub struct Snapshot {
     /// The config this snapshot was built from.
     pub config: Arc<Config>,
     /// Runtime per bound address.
-    pub ports: HashMap<SocketAddr, Arc<PortRuntime>>,
+    pub ports: FxHashMap<SocketAddr, Arc<PortRuntime>>,
     /// Runtime per backend.
-    pub backends: HashMap<BackendId, Arc<BackendRuntime>>,
-    /// Metric label per route, keyed by the route's address.
-    route_labels: HashMap<usize, Arc<String>>,
+    pub backends: FxHashMap<BackendId, Arc<BackendRuntime>>,
 }
 
 /// One port's runtime: its listeners compiled for lookup.
@@ -43,8 +50,86 @@ pub struct PortRuntime {
     pub router: PortRouter,
     /// TLS server config for terminating listeners (TLS ports only).
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Metric label (`namespace/name` of the Gateway) per listener.
-    pub gateway_labels: Vec<Arc<String>>,
+    /// Runtime of every rule, by (listener index, rule address).
+    rules: FxHashMap<(usize, usize), Arc<RuleRuntime>>,
+    /// Accounting for requests no rule took.
+    pub unrouted: Arc<RuleRuntime>,
+}
+
+impl PortRuntime {
+    /// The runtime of a rule matched on a listener of this port.
+    pub fn rule(&self, listener: usize, rule: &Arc<HttpRule>) -> &Arc<RuleRuntime> {
+        self.rules
+            .get(&(listener, Arc::as_ptr(rule) as usize))
+            .unwrap_or(&self.unrouted)
+    }
+}
+
+/// Request counters by status class for one (gateway, route, backend).
+pub struct StatusCounters([Counter; 5]);
+
+impl StatusCounters {
+    fn new(
+        metrics: &ProxyMetrics,
+        gateway: &Arc<String>,
+        route: &Arc<String>,
+        backend: &Arc<String>,
+    ) -> Self {
+        let get = |class| {
+            metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    gateway: gateway.clone(),
+                    route: route.clone(),
+                    backend: backend.clone(),
+                    class,
+                })
+                .clone()
+        };
+        StatusCounters([
+            get(StatusClass::Informational),
+            get(StatusClass::Success),
+            get(StatusClass::Redirection),
+            get(StatusClass::ClientError),
+            get(StatusClass::ServerError),
+        ])
+    }
+
+    /// Counts one answer.
+    pub fn count(&self, status: http::StatusCode) {
+        let i = match status.as_u16() {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
+        };
+        self.0[i].inc();
+    }
+}
+
+/// What a request on one rule needs at run time: resolved backends and metric handles.
+pub struct RuleRuntime {
+    /// Gateway label.
+    pub gateway: Arc<String>,
+    /// Route label.
+    pub route: Arc<String>,
+    /// Latency of requests on this rule.
+    pub duration: Histogram,
+    /// Resolved backend per `HttpRule::backends` entry (`None` for invalid references).
+    pub backends: Vec<Option<Arc<BackendRuntime>>>,
+    /// Counters per `HttpRule::backends` entry.
+    pub counters: Vec<StatusCounters>,
+    /// Counters for answers given without a backend (redirects, 500s, CORS preflights).
+    pub no_backend: StatusCounters,
+}
+
+/// One upstream endpoint, with its URI authority prepared.
+pub struct EndpointRuntime {
+    /// The socket address.
+    pub address: SocketAddr,
+    /// `ip:port` as a URI authority.
+    pub authority: Authority,
 }
 
 /// One backend's runtime: its endpoints and balancing state.
@@ -53,19 +138,22 @@ pub struct BackendRuntime {
     pub backend: Arc<Backend>,
     /// Metric label.
     pub label: Arc<String>,
+    /// Ready endpoints.
+    pub endpoints: Vec<EndpointRuntime>,
+    /// Failed connection attempts.
+    pub connect_errors: Counter,
     next: AtomicUsize,
 }
 
 impl BackendRuntime {
     /// Picks the next endpoint, round robin; `None` without endpoints.
-    pub fn pick(&self) -> Option<SocketAddr> {
-        let endpoints = &self.backend.endpoints;
-        match endpoints.len() {
+    pub fn pick(&self) -> Option<&EndpointRuntime> {
+        match self.endpoints.len() {
             0 => None,
-            1 => Some(endpoints[0].address),
+            1 => self.endpoints.first(),
             n => {
                 let i = self.next.fetch_add(1, Ordering::Relaxed) % n;
-                Some(endpoints[i].address)
+                self.endpoints.get(i)
             }
         }
     }
@@ -77,100 +165,170 @@ impl Snapshot {
         Snapshot {
             generation: 0,
             config: Arc::new(Config::default()),
-            ports: HashMap::new(),
-            backends: HashMap::new(),
-            route_labels: HashMap::new(),
+            ports: FxHashMap::default(),
+            backends: FxHashMap::default(),
         }
     }
 
     /// Compiles a config into runtime objects.
-    pub fn build(config: Arc<Config>, generation: u64) -> Result<Self, SnapshotError> {
-        let mut ports = HashMap::with_capacity(config.ports.len());
-        let mut route_labels = HashMap::new();
+    pub fn build(
+        config: Arc<Config>,
+        generation: u64,
+        metrics: &ProxyMetrics,
+    ) -> Result<Self, SnapshotError> {
+        let backends: FxHashMap<BackendId, Arc<BackendRuntime>> = config
+            .backends
+            .iter()
+            .map(|(id, backend)| (id.clone(), Arc::new(backend_runtime(id, backend, metrics))))
+            .collect();
+        let mut ports = FxHashMap::default();
+        let mut route_labels: FxHashMap<usize, Arc<String>> = FxHashMap::default();
         for port in &config.ports {
-            let tls = if port.protocol == PortProtocol::Tls {
-                let terminating: Vec<_> = port
-                    .listeners
-                    .iter()
-                    .filter(|l| {
-                        matches!(
-                            l.protocol,
-                            ListenerProtocol::Https | ListenerProtocol::TlsTerminate
-                        )
-                    })
-                    .collect();
-                if terminating.is_empty() {
-                    None
-                } else {
-                    Some(
-                        torii_tls::server_config(&terminating, torii_tls::Alpn::Http).map_err(
-                            |source| SnapshotError {
-                                address: port.address,
-                                source,
-                            },
-                        )?,
-                    )
-                }
-            } else {
-                None
-            };
-            for listener in &port.listeners {
+            let tls = tls_config(port)?;
+            let mut rules = FxHashMap::default();
+            for (index, listener) in port.listeners.iter().enumerate() {
+                let gateway = Arc::new(listener.id.gateway.to_string());
                 for attachment in &listener.http_routes {
-                    route_labels
-                        .entry(route_key(&attachment.route))
+                    let route = route_labels
+                        .entry(Arc::as_ptr(&attachment.route) as usize)
                         .or_insert_with(|| {
                             let id = &attachment.route.id;
                             Arc::new(format!("{}/{}", id.namespace, id.name))
+                        })
+                        .clone();
+                    for rule in &attachment.route.rules {
+                        let key = (index, Arc::as_ptr(rule) as usize);
+                        rules.entry(key).or_insert_with(|| {
+                            Arc::new(rule_runtime(rule, &gateway, &route, &backends, metrics))
                         });
+                    }
                 }
             }
-            let gateway_labels = port
-                .listeners
-                .iter()
-                .map(|l| Arc::new(l.id.gateway.to_string()))
-                .collect();
+            let unrouted = Arc::new(RuleRuntime {
+                gateway: NONE.clone(),
+                route: NONE.clone(),
+                duration: metrics
+                    .request_duration
+                    .get_or_create(&RouteLabels {
+                        gateway: NONE.clone(),
+                        route: NONE.clone(),
+                    })
+                    .clone(),
+                backends: Vec::new(),
+                counters: Vec::new(),
+                no_backend: StatusCounters::new(metrics, &NONE, &NONE, &NONE),
+            });
             ports.insert(
                 port.address,
                 Arc::new(PortRuntime {
                     router: PortRouter::new(&port.listeners),
                     config: port.clone(),
                     tls,
-                    gateway_labels,
+                    rules,
+                    unrouted,
                 }),
             );
         }
-        let backends = config
-            .backends
-            .iter()
-            .map(|(id, backend)| {
-                (
-                    id.clone(),
-                    Arc::new(BackendRuntime {
-                        backend: backend.clone(),
-                        label: Arc::new(id.to_string()),
-                        next: AtomicUsize::new(0),
-                    }),
-                )
-            })
-            .collect();
         Ok(Snapshot {
             generation,
             config,
             ports,
             backends,
-            route_labels,
         })
-    }
-
-    /// The metric label of a route of this snapshot.
-    pub fn route_label(&self, route: &Arc<HttpRoute>) -> Arc<String> {
-        self.route_labels
-            .get(&route_key(route))
-            .cloned()
-            .unwrap_or_else(|| Arc::new(String::from("unknown")))
     }
 }
 
-fn route_key(route: &Arc<HttpRoute>) -> usize {
-    Arc::as_ptr(route) as usize
+fn tls_config(port: &PortConfig) -> Result<Option<Arc<rustls::ServerConfig>>, SnapshotError> {
+    if port.protocol != PortProtocol::Tls {
+        return Ok(None);
+    }
+    let terminating: Vec<_> = port
+        .listeners
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.protocol,
+                ListenerProtocol::Https | ListenerProtocol::TlsTerminate
+            )
+        })
+        .collect();
+    if terminating.is_empty() {
+        return Ok(None);
+    }
+    torii_tls::server_config(&terminating, torii_tls::Alpn::Http)
+        .map(Some)
+        .map_err(|source| SnapshotError {
+            address: port.address,
+            source,
+        })
+}
+
+fn backend_runtime(
+    id: &BackendId,
+    backend: &Arc<Backend>,
+    metrics: &ProxyMetrics,
+) -> BackendRuntime {
+    let label = Arc::new(id.to_string());
+    let endpoints = backend
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            Authority::try_from(e.address.to_string())
+                .ok()
+                .map(|authority| EndpointRuntime {
+                    address: e.address,
+                    authority,
+                })
+        })
+        .collect();
+    BackendRuntime {
+        backend: backend.clone(),
+        connect_errors: metrics
+            .upstream_connect_errors
+            .get_or_create(&BackendLabels {
+                backend: label.clone(),
+            })
+            .clone(),
+        label,
+        endpoints,
+        next: AtomicUsize::new(0),
+    }
+}
+
+fn rule_runtime(
+    rule: &HttpRule,
+    gateway: &Arc<String>,
+    route: &Arc<String>,
+    backends: &FxHashMap<BackendId, Arc<BackendRuntime>>,
+    metrics: &ProxyMetrics,
+) -> RuleRuntime {
+    let resolved: Vec<Option<Arc<BackendRuntime>>> = rule
+        .backends
+        .iter()
+        .map(|b| match &b.target.target {
+            BackendTarget::Resolved(id) => backends.get(id).cloned(),
+            BackendTarget::Invalid => None,
+        })
+        .collect();
+    let counters = resolved
+        .iter()
+        .map(|b| {
+            let label = b.as_ref().map_or_else(|| NONE.clone(), |b| b.label.clone());
+            StatusCounters::new(metrics, gateway, route, &label)
+        })
+        .collect();
+    RuleRuntime {
+        gateway: gateway.clone(),
+        route: route.clone(),
+        duration: metrics
+            .request_duration
+            .get_or_create(&RouteLabels {
+                gateway: gateway.clone(),
+                route: route.clone(),
+            })
+            .clone(),
+        backends: resolved,
+        counters,
+        no_backend: StatusCounters::new(metrics, gateway, route, &NONE),
+    }
 }

@@ -83,20 +83,14 @@ async fn splice_to<S>(
     let Some(backend) = snapshot.backends.get(id) else {
         return;
     };
-    let Some(address) = backend.pick() else {
+    let Some(address) = backend.pick().map(|e| e.address) else {
         return;
     };
     let connect = TcpStream::connect(address);
     let mut upstream = match tokio::time::timeout(shared.options.connect_timeout, connect).await {
         Ok(Ok(upstream)) => upstream,
         _ => {
-            shared
-                .metrics
-                .upstream_connect_errors
-                .get_or_create(&crate::metrics::BackendLabels {
-                    backend: backend.label.clone(),
-                })
-                .inc();
+            backend.connect_errors.inc();
             tracing::debug!(%address, %peer, "upstream connect failed");
             return;
         }
