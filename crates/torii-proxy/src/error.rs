@@ -22,9 +22,12 @@ pub enum ProxyError {
     /// Connecting to the upstream endpoint failed.
     #[error("upstream connect failed")]
     UpstreamConnect(#[source] crate::body::BodyError),
-    /// The upstream request failed after connecting.
+    /// The upstream connection failed (reset, closed) after connecting, before the answer.
     #[error("upstream request failed")]
     Upstream(#[source] crate::body::BodyError),
+    /// The upstream answered with something that is not valid HTTP.
+    #[error("upstream sent an invalid response")]
+    UpstreamProtocol(#[source] crate::body::BodyError),
     /// The request or backend timeout passed.
     #[error("upstream timed out")]
     Timeout,
@@ -34,18 +37,28 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// Classifies a failed upstream exchange: a response that did not parse is a protocol
+    /// error, anything else (reset, early close) a failed request.
+    pub fn upstream(error: hyper::Error) -> Self {
+        if error.is_parse() || error.is_parse_status() || error.is_parse_too_large() {
+            ProxyError::UpstreamProtocol(error.into())
+        } else {
+            ProxyError::Upstream(error.into())
+        }
+    }
+
     /// The status code answered downstream.
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::InvalidBackend => StatusCode::INTERNAL_SERVER_ERROR,
-            // A connection that never reached the upstream is "no healthy upstream", like
-            // Envoy; a failure after the request went out is a bad gateway.
-            ProxyError::NoEndpoints | ProxyError::UpstreamConnect(_) => {
+            // No connection, or one that was reset or closed before the answer: "no healthy
+            // upstream", as Envoy answers; an answer that is not HTTP is a bad gateway.
+            ProxyError::NoEndpoints | ProxyError::UpstreamConnect(_) | ProxyError::Upstream(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest => StatusCode::BAD_REQUEST,
         }

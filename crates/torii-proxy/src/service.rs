@@ -275,7 +275,10 @@ async fn proxy(
                 (Ok(response), Some(retry)) => retry.codes.contains(&response.status().as_u16()),
                 (Err(error), Some(_)) => matches!(
                     error,
-                    ProxyError::UpstreamConnect(_) | ProxyError::Upstream(_) | ProxyError::Timeout
+                    ProxyError::UpstreamConnect(_)
+                        | ProxyError::Upstream(_)
+                        | ProxyError::UpstreamProtocol(_)
+                        | ProxyError::Timeout
                 ),
             };
             if !retryable || attempt >= attempts {

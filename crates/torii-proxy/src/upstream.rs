@@ -189,7 +189,7 @@ impl Http1Pool {
                 }
                 Err(mut error) => match error.take_message() {
                     Some(unsent) if reused => request = unsent,
-                    _ => return Err(ProxyError::Upstream(error.into_error().into())),
+                    _ => return Err(ProxyError::upstream(error.into_error())),
                 },
             }
         }
