@@ -14,4 +14,4 @@ if [ $# -eq 0 ]; then
   set -- --peers nginx --scenarios h1,h2c --rounds 3 --duration 5 --idle-conns 0 --ir-requests 0
 fi
 exec python3 "$shared/bench/proxybench" "$@" \
-  --proxy torii="exec $shared/bench/torii-adapter $bin {listen_port} {upstream_port} {threads} {config_dir}"
+  --proxy torii="exec $PWD/bench/torii-adapter $bin {listen_port} {upstream_port} {threads} {config_dir}"
