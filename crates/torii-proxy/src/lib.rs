@@ -20,6 +20,7 @@ pub mod service;
 pub mod snapshot;
 pub mod tcp;
 pub mod upstream;
+pub mod weighted;
 
 pub use metrics::ProxyMetrics;
 pub use proxy::{ApplyError, ApplyReport, Proxy, ProxyOptions};

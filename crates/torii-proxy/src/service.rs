@@ -16,7 +16,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 use torii_config::{
-    AppProtocol, Cors, HeaderModifier, HttpBackend, HttpFilter, HttpRule, PathMatch, UrlRewrite,
+    AppProtocol, Cors, HeaderModifier, HttpFilter, HttpRule, PathMatch, UrlRewrite,
 };
 use torii_routing::{RequestInfo, RouteOutcome};
 
@@ -187,7 +187,8 @@ async fn proxy(
     if let Some(response) = apply_filters(&rule.filters, &mut parts, &mut plan, &redirect_base) {
         return Ok(response);
     }
-    let backend_index = pick_backend(&rule.backends).ok_or(ProxyError::InvalidBackend)?;
+    let backend_index = crate::weighted::pick(&rule.backends, |b| b.target.weight)
+        .ok_or(ProxyError::InvalidBackend)?;
     let backend = &rule.backends[backend_index];
     if let Some(response) = apply_filters(&backend.filters, &mut parts, &mut plan, &redirect_base) {
         return Ok(response);
@@ -369,30 +370,6 @@ fn apply_filters<'a>(
         }
     }
     None
-}
-
-/// Picks a backend by weight and returns its index; `None` when there are none or all
-/// weights are 0.
-fn pick_backend(backends: &[HttpBackend]) -> Option<usize> {
-    match backends {
-        [] => None,
-        [only] => (only.target.weight > 0).then_some(0),
-        _ => {
-            let total: u64 = backends.iter().map(|b| u64::from(b.target.weight)).sum();
-            if total == 0 {
-                return None;
-            }
-            let mut roll = fastrand::u64(0..total);
-            for (index, backend) in backends.iter().enumerate() {
-                let weight = u64::from(backend.target.weight);
-                if roll < weight {
-                    return Some(index);
-                }
-                roll -= weight;
-            }
-            None
-        }
-    }
 }
 
 /// The path and query sent upstream: the request's own unless a rewrite changes the path.

@@ -73,10 +73,10 @@ async fn splice_to<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(target) = pick_weighted(backends) else {
+    let Some(index) = crate::weighted::pick(backends, |t| t.weight) else {
         return;
     };
-    let BackendTarget::Resolved(id) = target else {
+    let BackendTarget::Resolved(id) = &backends[index].target else {
         return;
     };
     let snapshot = shared.snapshot.load_full();
@@ -97,27 +97,4 @@ async fn splice_to<S>(
     };
     let _ = upstream.set_nodelay(true);
     let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
-}
-
-/// Picks a target by weight; `None` when every weight is 0 or there are none.
-pub fn pick_weighted(targets: &[WeightedTarget]) -> Option<&BackendTarget> {
-    match targets {
-        [] => None,
-        [only] => (only.weight > 0).then_some(&only.target),
-        _ => {
-            let total: u64 = targets.iter().map(|t| u64::from(t.weight)).sum();
-            if total == 0 {
-                return None;
-            }
-            let mut roll = fastrand::u64(0..total);
-            for target in targets {
-                let weight = u64::from(target.weight);
-                if roll < weight {
-                    return Some(&target.target);
-                }
-                roll -= weight;
-            }
-            None
-        }
-    }
 }
