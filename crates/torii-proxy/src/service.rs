@@ -153,6 +153,13 @@ async fn proxy(
     accounting.rule = Some(port.unrouted.clone());
     let authority = request_authority(&parts);
     let host = host_for_matching(authority.as_ref());
+    // HTTPS: a Host that another listener (or none) serves than the one the TLS server name
+    // chose is a misdirected request (RFC 9110 §15.5.20), answered before routing.
+    if let Some(sni_listener) = conn.sni_listener {
+        if port.router.listener_for_host(&host) != Some(sni_listener) {
+            return Err(ProxyError::Misdirected);
+        }
+    }
     let outcome = port.router.route(&RequestInfo {
         host: &host,
         method: &parts.method,
@@ -166,11 +173,6 @@ async fn proxy(
     };
     let runtime = port.rule(matched.listener, matched.rule);
     accounting.rule = Some(runtime.clone());
-    if let Some(sni_listener) = conn.sni_listener {
-        if sni_listener != matched.listener {
-            return Err(ProxyError::Misdirected);
-        }
-    }
     let rule: &HttpRule = matched.rule;
     let matched_prefix = match &matched.matched.path {
         PathMatch::Prefix(prefix) => Some(prefix.as_str()),
