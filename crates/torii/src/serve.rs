@@ -129,6 +129,7 @@ pub async fn run(
     let admin = AdminState::new(registry);
     let options = ProxyOptions {
         access_log: run.access_log,
+        header_read_timeout: run.header_read_timeout,
         ..ProxyOptions::default()
     };
     let controller = Controller {
