@@ -52,10 +52,10 @@ pub(crate) async fn handle(
     let status = response.status();
     if let Some(rule) = &accounting.rule {
         match accounting.backend.and_then(|i| rule.counters.get(i)) {
-            Some(counters) => counters.count(status),
-            None => rule.no_backend.count(status),
+            Some(counters) => counters.count(&shared.metrics, status),
+            None => rule.no_backend.count(&shared.metrics, status),
         }
-        rule.duration.observe(started.elapsed().as_secs_f64());
+        rule.observe(&shared.metrics, started.elapsed().as_secs_f64());
     }
     if let Some((method, uri)) = logged {
         access_log(&conn, &method, &uri, status, started.elapsed(), &accounting);

@@ -10,7 +10,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use torii_config::{
     Backend, BackendId, BackendTarget, Config, HttpRule, ListenerProtocol, PortConfig, PortProtocol,
 };
@@ -65,46 +65,48 @@ impl PortRuntime {
     }
 }
 
-/// Request counters by status class for one (gateway, route, backend).
-pub struct StatusCounters([Counter; 5]);
+/// Request counters by status class for one (gateway, route, backend). Each counter joins the
+/// registry on its first use, so /metrics shows only what was seen (10,000 routes would
+/// otherwise export 100,000 zero series) and building a snapshot creates no series.
+pub struct StatusCounters {
+    gateway: Arc<String>,
+    route: Arc<String>,
+    backend: Arc<String>,
+    counters: [OnceLock<Counter>; 5],
+}
 
 impl StatusCounters {
-    fn new(
-        metrics: &ProxyMetrics,
-        gateway: &Arc<String>,
-        route: &Arc<String>,
-        backend: &Arc<String>,
-    ) -> Self {
-        let get = |class| {
-            metrics
-                .requests
-                .get_or_create(&RequestLabels {
-                    gateway: gateway.clone(),
-                    route: route.clone(),
-                    backend: backend.clone(),
-                    class,
-                })
-                .clone()
-        };
-        StatusCounters([
-            get(StatusClass::Informational),
-            get(StatusClass::Success),
-            get(StatusClass::Redirection),
-            get(StatusClass::ClientError),
-            get(StatusClass::ServerError),
-        ])
+    fn new(gateway: &Arc<String>, route: &Arc<String>, backend: &Arc<String>) -> Self {
+        StatusCounters {
+            gateway: gateway.clone(),
+            route: route.clone(),
+            backend: backend.clone(),
+            counters: Default::default(),
+        }
     }
 
     /// Counts one answer.
-    pub fn count(&self, status: http::StatusCode) {
-        let i = match status.as_u16() {
-            100..=199 => 0,
-            200..=299 => 1,
-            300..=399 => 2,
-            400..=499 => 3,
-            _ => 4,
+    pub fn count(&self, metrics: &ProxyMetrics, status: http::StatusCode) {
+        let (i, class) = match status.as_u16() {
+            100..=199 => (0, StatusClass::Informational),
+            200..=299 => (1, StatusClass::Success),
+            300..=399 => (2, StatusClass::Redirection),
+            400..=499 => (3, StatusClass::ClientError),
+            _ => (4, StatusClass::ServerError),
         };
-        self.0[i].inc();
+        self.counters[i]
+            .get_or_init(|| {
+                metrics
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        gateway: self.gateway.clone(),
+                        route: self.route.clone(),
+                        backend: self.backend.clone(),
+                        class,
+                    })
+                    .clone()
+            })
+            .inc();
     }
 }
 
@@ -114,14 +116,31 @@ pub struct RuleRuntime {
     pub gateway: Arc<String>,
     /// Route label.
     pub route: Arc<String>,
-    /// Latency of requests on this rule.
-    pub duration: Histogram,
+    /// Latency of requests on this rule (registered on first use).
+    duration: OnceLock<Histogram>,
     /// Resolved backend per `HttpRule::backends` entry (`None` for invalid references).
     pub backends: Vec<Option<Arc<BackendRuntime>>>,
     /// Counters per `HttpRule::backends` entry.
     pub counters: Vec<StatusCounters>,
     /// Counters for answers given without a backend (redirects, 500s, CORS preflights).
     pub no_backend: StatusCounters,
+}
+
+impl RuleRuntime {
+    /// Records a request's latency.
+    pub fn observe(&self, metrics: &ProxyMetrics, seconds: f64) {
+        self.duration
+            .get_or_init(|| {
+                metrics
+                    .request_duration
+                    .get_or_create(&RouteLabels {
+                        gateway: self.gateway.clone(),
+                        route: self.route.clone(),
+                    })
+                    .clone()
+            })
+            .observe(seconds);
+    }
 }
 
 /// One upstream endpoint, with its URI authority prepared.
@@ -199,7 +218,7 @@ impl Snapshot {
                     for rule in &attachment.route.rules {
                         let key = (index, Arc::as_ptr(rule) as usize);
                         rules.entry(key).or_insert_with(|| {
-                            Arc::new(rule_runtime(rule, &gateway, &route, &backends, metrics))
+                            Arc::new(rule_runtime(rule, &gateway, &route, &backends))
                         });
                     }
                 }
@@ -207,16 +226,10 @@ impl Snapshot {
             let unrouted = Arc::new(RuleRuntime {
                 gateway: NONE.clone(),
                 route: NONE.clone(),
-                duration: metrics
-                    .request_duration
-                    .get_or_create(&RouteLabels {
-                        gateway: NONE.clone(),
-                        route: NONE.clone(),
-                    })
-                    .clone(),
+                duration: OnceLock::new(),
                 backends: Vec::new(),
                 counters: Vec::new(),
-                no_backend: StatusCounters::new(metrics, &NONE, &NONE, &NONE),
+                no_backend: StatusCounters::new(&NONE, &NONE, &NONE),
             });
             ports.insert(
                 port.address,
@@ -300,7 +313,6 @@ fn rule_runtime(
     gateway: &Arc<String>,
     route: &Arc<String>,
     backends: &FxHashMap<BackendId, Arc<BackendRuntime>>,
-    metrics: &ProxyMetrics,
 ) -> RuleRuntime {
     let resolved: Vec<Option<Arc<BackendRuntime>>> = rule
         .backends
@@ -314,21 +326,15 @@ fn rule_runtime(
         .iter()
         .map(|b| {
             let label = b.as_ref().map_or_else(|| NONE.clone(), |b| b.label.clone());
-            StatusCounters::new(metrics, gateway, route, &label)
+            StatusCounters::new(gateway, route, &label)
         })
         .collect();
     RuleRuntime {
         gateway: gateway.clone(),
         route: route.clone(),
-        duration: metrics
-            .request_duration
-            .get_or_create(&RouteLabels {
-                gateway: gateway.clone(),
-                route: route.clone(),
-            })
-            .clone(),
+        duration: OnceLock::new(),
         backends: resolved,
         counters,
-        no_backend: StatusCounters::new(metrics, gateway, route, &NONE),
+        no_backend: StatusCounters::new(gateway, route, &NONE),
     }
 }
