@@ -61,8 +61,12 @@ pub(crate) async fn serve(
             let conn = ConnInfo::new(peer, bind, false, None);
             serve_http(shared, stream, conn, closing).await
         }
-        PortProtocol::Tls => serve_tls(shared, port, stream, peer, bind, closing).await,
-        PortProtocol::Tcp => crate::tcp::serve_tcp_route(shared, port, stream, peer).await,
+        // Boxed: the TLS and TCP paths' futures are large, and every connection's task is as
+        // large as the largest branch; plain HTTP connections should not pay for them.
+        PortProtocol::Tls => Box::pin(serve_tls(shared, port, stream, peer, bind, closing)).await,
+        PortProtocol::Tcp => {
+            Box::pin(crate::tcp::serve_tcp_route(shared, port, stream, peer)).await
+        }
     }
 }
 
