@@ -59,7 +59,13 @@ pub(crate) async fn serve(
     match port.config.protocol {
         PortProtocol::Http => {
             let conn = ConnInfo::new(peer, bind, false, None);
-            serve_http(shared, stream, conn, closing).await
+            let read_timeout = shared.options.header_read_timeout;
+            let version = match tokio::time::timeout(read_timeout, sniff_version(&stream)).await {
+                Ok(Some(version)) => version,
+                // Closed, failed, or silent past the header read timeout.
+                _ => return,
+            };
+            serve_http(shared, stream, conn, closing, version).await
         }
         // Boxed: the TLS and TCP paths' futures are large, and every connection's task is as
         // large as the largest branch; plain HTTP connections should not pay for them.
@@ -70,12 +76,62 @@ pub(crate) async fn serve(
     }
 }
 
-/// Serves HTTP/1.1 (with upgrades) and HTTP/2 (prior knowledge or ALPN) on a stream.
+/// Which HTTP server a connection gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HttpVersion {
+    /// HTTP/1.1 (with upgrades).
+    Http1,
+    /// HTTP/2.
+    Http2,
+    /// Not known yet: hyper-util's auto server reads the preface.
+    Detect,
+}
+
+/// The HTTP/2 connection preface a prior-knowledge client starts with.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Looks at the first bytes without consuming them; `None` when the client closed.
+async fn sniff_version(stream: &TcpStream) -> Option<HttpVersion> {
+    let mut buf = [0u8; 24];
+    let n = stream.peek(&mut buf).await.ok()?;
+    let seen = &buf[..n];
+    Some(if n == 0 {
+        return None;
+    } else if !H2_PREFACE.starts_with(seen) {
+        HttpVersion::Http1
+    } else if n == H2_PREFACE.len() {
+        HttpVersion::Http2
+    } else {
+        HttpVersion::Detect
+    })
+}
+
+/// Drives a hyper connection to its end, shutting it down gracefully when the proxy drains or
+/// the connection's listener is removed.
+macro_rules! drive {
+    ($shared:expr, $closing:expr, $connection:expr) => {{
+        let connection = $connection;
+        tokio::pin!(connection);
+        let mut draining = $shared.draining.clone();
+        if *draining.borrow() || *$closing.borrow() {
+            connection.as_mut().graceful_shutdown();
+        }
+        tokio::select! {
+            result = connection.as_mut() => { log_conn_end(result.map_err(Into::into)); return; }
+            Ok(_) = draining.wait_for(|d| *d) => connection.as_mut().graceful_shutdown(),
+            Ok(_) = $closing.wait_for(|c| *c) => connection.as_mut().graceful_shutdown(),
+        }
+        log_conn_end(connection.await.map_err(Into::into));
+    }};
+}
+
+/// Serves HTTP/1.1 (with upgrades) or HTTP/2 on a stream.
 pub(crate) async fn serve_http<S>(
     shared: Arc<Shared>,
     stream: S,
     conn: ConnInfo,
     mut closing: watch::Receiver<bool>,
+    version: HttpVersion,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -84,21 +140,20 @@ pub(crate) async fn serve_http<S>(
     let service = hyper::service::service_fn(move |request| {
         crate::service::handle(service_shared.clone(), conn.clone(), request)
     });
-    let connection = shared
-        .http
-        .serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let mut draining = shared.draining.clone();
-    if *draining.borrow() || *closing.borrow() {
-        connection.as_mut().graceful_shutdown();
+    let io = TokioIo::new(stream);
+    match version {
+        HttpVersion::Http1 => drive!(
+            shared,
+            closing,
+            shared.http1.serve_connection(io, service).with_upgrades()
+        ),
+        HttpVersion::Http2 => drive!(shared, closing, shared.http2.serve_connection(io, service)),
+        HttpVersion::Detect => drive!(
+            shared,
+            closing,
+            shared.http.serve_connection_with_upgrades(io, service)
+        ),
     }
-    // The whole proxy drains, or just this connection's listener was removed.
-    tokio::select! {
-        result = connection.as_mut() => { log_conn_end(result); return; }
-        Ok(_) = draining.wait_for(|d| *d) => connection.as_mut().graceful_shutdown(),
-        Ok(_) = closing.wait_for(|c| *c) => connection.as_mut().graceful_shutdown(),
-    }
-    log_conn_end(connection.await);
 }
 
 fn log_conn_end(result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
@@ -161,7 +216,12 @@ async fn serve_tls(
             } else {
                 let sni_listener = sni.is_some().then_some(index);
                 let conn = ConnInfo::new(peer, bind, true, sni_listener);
-                serve_http(shared, tls, conn, closing).await
+                let version = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    HttpVersion::Http2
+                } else {
+                    HttpVersion::Http1
+                };
+                serve_http(shared, tls, conn, closing, version).await
             }
         }
         ListenerProtocol::Http | ListenerProtocol::Tcp => {}

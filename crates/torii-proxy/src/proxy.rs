@@ -77,7 +77,12 @@ pub(crate) struct Shared {
     pub(crate) options: ProxyOptions,
     pub(crate) metrics: Arc<ProxyMetrics>,
     pub(crate) upstreams: Upstreams,
+    /// HTTP/1.1 or HTTP/2 by detection (a client whose preface arrives in pieces).
     pub(crate) http: auto::Builder<TokioExecutor>,
+    /// HTTP/1.1 only (the common case, known from the first bytes or from ALPN).
+    pub(crate) http1: hyper::server::conn::http1::Builder,
+    /// HTTP/2 only (prior knowledge or ALPN `h2`).
+    pub(crate) http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     pub(crate) mirror_permits: Arc<Semaphore>,
     /// Flips to true when the proxy drains.
     pub(crate) draining: watch::Receiver<bool>,
@@ -135,6 +140,20 @@ impl Proxy {
             .max_header_list_size(options.max_header_bytes as u32)
             .max_concurrent_streams(256)
             .keep_alive_interval(None);
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .max_header_size(options.max_header_bytes)
+            .max_buf_size(options.max_header_bytes.max(8192))
+            .max_headers(options.max_headers)
+            .keep_alive(true);
+        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(options.max_header_bytes as u32)
+            .max_concurrent_streams(256)
+            .keep_alive_interval(None);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             upstreams: Upstreams::new(&options),
@@ -142,6 +161,8 @@ impl Proxy {
             options,
             metrics,
             http,
+            http1,
+            http2,
             draining,
             open_connections: AtomicUsize::new(0),
             idle: Notify::new(),
