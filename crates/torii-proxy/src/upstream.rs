@@ -3,7 +3,7 @@
 //!
 //! Why a pool of our own for HTTP/1.1: hyper-util's legacy pool hashes `(scheme, authority)`
 //! with SipHash twice per request and moves large futures around; profiling put it at about a
-//! fifth of the proxy's user-space instructions per request (docs/benchmarks.md). Ours is keyed
+//! sixth of the proxy's user-space instructions per request (docs/benchmarks.md). Ours is keyed
 //! by socket address with FxHash, and a connection goes back to the pool when its response body
 //! ends.
 
