@@ -6,11 +6,15 @@ use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
+use torii_http1::server::RecvBody;
 
 /// The error type of proxied bodies.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A response body sent downstream: an upstream body streamed through, or a local answer.
+// Not boxed: the upstream variant is what nearly every response is, and boxing it would cost
+// an allocation per request; the enum lives in the request's own (already boxed) state.
+#[allow(clippy::large_enum_variant)]
 pub enum ResponseBody {
     /// Streamed from the upstream response.
     Upstream(crate::upstream::UpstreamBody),
@@ -60,6 +64,43 @@ impl Body for ResponseBody {
     }
 }
 
+/// A request body as it came from the client.
+pub enum DownstreamBody {
+    /// From an HTTP/1.1 connection (torii-http1's server).
+    H1(RecvBody),
+    /// From an HTTP/2 stream (hyper's server).
+    H2(Incoming),
+}
+
+impl Body for DownstreamBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            DownstreamBody::H1(body) => Pin::new(body).poll_frame(cx),
+            DownstreamBody::H2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            DownstreamBody::H1(body) => body.is_end_stream(),
+            DownstreamBody::H2(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            DownstreamBody::H1(body) => body.size_hint(),
+            DownstreamBody::H2(body) => body.size_hint(),
+        }
+    }
+}
+
 /// One message on a mirror's body channel.
 pub enum CopyFrame {
     /// A chunk of the body.
@@ -73,7 +114,7 @@ pub enum RequestBody {
     /// The downstream body streamed through, optionally copied to mirrors.
     Downstream {
         /// The downstream body.
-        body: Incoming,
+        body: DownstreamBody,
         /// Mirrors receiving a copy of every data frame; a mirror that falls behind is dropped.
         copies: Vec<mpsc::Sender<CopyFrame>>,
     },

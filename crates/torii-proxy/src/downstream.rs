@@ -1,10 +1,12 @@
 //! Downstream connections: protocol dispatch by port, TLS (SNI peek, passthrough or
 //! terminate) and the HTTP/1.1 + HTTP/2 server.
 
+use crate::body::DownstreamBody;
 use crate::io::Rewind;
 use crate::proxy::Shared;
 use crate::snapshot::PortRuntime;
 use bytes::BytesMut;
+use http::Request;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use torii_config::{ListenerProtocol, PortProtocol};
+use torii_http1::server::RecvBody;
 use torii_tls::ClientHelloPeek;
 
 /// What the request path knows of the connection a request came on.
@@ -83,7 +86,7 @@ pub(crate) enum HttpVersion {
     Http1,
     /// HTTP/2.
     Http2,
-    /// Not known yet: hyper-util's auto server reads the preface.
+    /// Not known yet: the first bytes are a prefix of the HTTP/2 preface.
     Detect,
 }
 
@@ -94,35 +97,36 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 async fn sniff_version(stream: &TcpStream) -> Option<HttpVersion> {
     let mut buf = [0u8; 24];
     let n = stream.peek(&mut buf).await.ok()?;
-    let seen = &buf[..n];
-    Some(if n == 0 {
+    classify(&buf[..n])
+}
+
+fn classify(seen: &[u8]) -> Option<HttpVersion> {
+    Some(if seen.is_empty() {
         return None;
     } else if !H2_PREFACE.starts_with(seen) {
         HttpVersion::Http1
-    } else if n == H2_PREFACE.len() {
+    } else if seen.len() == H2_PREFACE.len() {
         HttpVersion::Http2
     } else {
         HttpVersion::Detect
     })
 }
 
-/// Drives a hyper connection to its end, shutting it down gracefully when the proxy drains or
-/// the connection's listener is removed.
-macro_rules! drive {
-    ($shared:expr, $closing:expr, $connection:expr) => {{
-        let connection = $connection;
-        tokio::pin!(connection);
-        let mut draining = $shared.draining.clone();
-        if *draining.borrow() || *$closing.borrow() {
-            connection.as_mut().graceful_shutdown();
-        }
-        tokio::select! {
-            result = connection.as_mut() => { log_conn_end(result.map_err(Into::into)); return; }
-            Ok(_) = draining.wait_for(|d| *d) => connection.as_mut().graceful_shutdown(),
-            Ok(_) = $closing.wait_for(|c| *c) => connection.as_mut().graceful_shutdown(),
-        }
-        log_conn_end(connection.await.map_err(Into::into));
-    }};
+/// Resolves when the connection should finish its work and close: the proxy drains or the
+/// connection's listener was removed.
+async fn closing_signal(draining: watch::Receiver<bool>, closing: watch::Receiver<bool>) {
+    tokio::select! {
+        () = becomes_true(draining) => {}
+        () = becomes_true(closing) => {}
+    }
+}
+
+/// Resolves once the flag is true; never when its sender is gone first.
+async fn becomes_true(mut flag: watch::Receiver<bool>) {
+    let seen = flag.wait_for(|set| *set).await.is_ok();
+    if !seen {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Serves HTTP/1.1 (with upgrades) or HTTP/2 on a stream.
@@ -130,33 +134,113 @@ pub(crate) async fn serve_http<S>(
     shared: Arc<Shared>,
     stream: S,
     conn: ConnInfo,
-    mut closing: watch::Receiver<bool>,
+    closing: watch::Receiver<bool>,
     version: HttpVersion,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = Arc::new(conn);
-    let service_shared = shared.clone();
-    let service = hyper::service::service_fn(move |request| {
-        crate::service::handle(service_shared.clone(), conn.clone(), request)
-    });
-    let io = TokioIo::new(stream);
     match version {
-        HttpVersion::Http1 => drive!(
-            shared,
-            closing,
-            shared.http1.serve_connection(io, service).with_upgrades()
-        ),
-        HttpVersion::Http2 => drive!(shared, closing, shared.http2.serve_connection(io, service)),
-        HttpVersion::Detect => drive!(
-            shared,
-            closing,
-            shared.http.serve_connection_with_upgrades(io, service)
-        ),
+        HttpVersion::Http1 => serve_http1(shared, stream, conn, closing).await,
+        HttpVersion::Http2 => Box::pin(serve_http2(shared, stream, conn, closing)).await,
+        HttpVersion::Detect => Box::pin(detect(shared, stream, conn, closing)).await,
     }
 }
 
-fn log_conn_end(result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
+/// Serves HTTP/1.1 with torii-http1's server.
+async fn serve_http1<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    conn: Arc<ConnInfo>,
+    closing: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service_shared = shared.clone();
+    let service = move |request: Request<RecvBody>| {
+        crate::service::handle(
+            service_shared.clone(),
+            conn.clone(),
+            request.map(DownstreamBody::H1),
+        )
+    };
+    let shutdown = closing_signal(shared.draining.clone(), closing);
+    let result =
+        torii_http1::server::serve_connection(stream, &shared.http1, service, shutdown).await;
+    if let Err(error) = result {
+        tracing::debug!(%error, "downstream connection ended with an error");
+    }
+}
+
+/// Reads until the first bytes tell HTTP/1.1 from the HTTP/2 preface (a client that sends the
+/// preface in pieces), then serves the connection with those bytes put back.
+async fn detect<S>(
+    shared: Arc<Shared>,
+    mut stream: S,
+    conn: Arc<ConnInfo>,
+    closing: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut seen = BytesMut::with_capacity(H2_PREFACE.len());
+    let read = async {
+        loop {
+            match classify(&seen) {
+                Some(HttpVersion::Detect) | None => {}
+                decided => return decided,
+            }
+            let mut byte = [0u8; 24];
+            let want = H2_PREFACE.len() - seen.len();
+            match stream.read(&mut byte[..want]).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => seen.extend_from_slice(&byte[..n]),
+            }
+        }
+    };
+    let version = match tokio::time::timeout(shared.options.header_read_timeout, read).await {
+        Ok(Some(version)) => version,
+        _ => return,
+    };
+    let stream = Rewind::new(seen.freeze(), stream);
+    match version {
+        HttpVersion::Http2 => serve_http2(shared, stream, conn, closing).await,
+        _ => serve_http1(shared, stream, conn, closing).await,
+    }
+}
+
+/// Serves HTTP/2 with hyper, shutting down gracefully when the proxy drains or the listener goes.
+async fn serve_http2<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    conn: Arc<ConnInfo>,
+    mut closing: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service_shared = shared.clone();
+    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+        let response = crate::service::handle(
+            service_shared.clone(),
+            conn.clone(),
+            request.map(DownstreamBody::H2),
+        );
+        async move { Ok::<_, std::convert::Infallible>(response.await) }
+    });
+    let connection = shared.http2.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut draining = shared.draining.clone();
+    if *draining.borrow() || *closing.borrow() {
+        connection.as_mut().graceful_shutdown();
+    }
+    tokio::select! {
+        result = connection.as_mut() => { log_conn_end(result); return; }
+        Ok(_) = draining.wait_for(|d| *d) => connection.as_mut().graceful_shutdown(),
+        Ok(_) = closing.wait_for(|c| *c) => connection.as_mut().graceful_shutdown(),
+    }
+    log_conn_end(connection.await);
+}
+
+fn log_conn_end(result: Result<(), hyper::Error>) {
     if let Err(error) = result {
         tracing::debug!(%error, "downstream connection ended with an error");
     }

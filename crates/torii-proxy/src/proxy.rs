@@ -7,7 +7,6 @@ use crate::snapshot::{Snapshot, SnapshotError};
 use crate::upstream::Upstreams;
 use arc_swap::ArcSwap;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -22,6 +21,8 @@ pub struct ProxyOptions {
     /// Time a client may take to send request headers, and to start the next request on a
     /// keep-alive connection.
     pub header_read_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open waiting for its next request.
+    pub keep_alive_timeout: Duration,
     /// Time to read a TLS ClientHello.
     pub handshake_timeout: Duration,
     /// Largest request head (request line and headers) in bytes.
@@ -40,6 +41,7 @@ impl Default for ProxyOptions {
     fn default() -> Self {
         ProxyOptions {
             header_read_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(75),
             handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             max_headers: 100,
@@ -77,10 +79,8 @@ pub(crate) struct Shared {
     pub(crate) options: ProxyOptions,
     pub(crate) metrics: Arc<ProxyMetrics>,
     pub(crate) upstreams: Upstreams,
-    /// HTTP/1.1 or HTTP/2 by detection (a client whose preface arrives in pieces).
-    pub(crate) http: auto::Builder<TokioExecutor>,
-    /// HTTP/1.1 only (the common case, known from the first bytes or from ALPN).
-    pub(crate) http1: hyper::server::conn::http1::Builder,
+    /// HTTP/1.1 server settings (torii-http1).
+    pub(crate) http1: torii_http1::server::ServerOptions,
     /// HTTP/2 only (prior knowledge or ALPN `h2`).
     pub(crate) http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     pub(crate) mirror_permits: Arc<Semaphore>,
@@ -128,31 +128,20 @@ impl Proxy {
     /// A proxy serving nothing yet. Must be created inside a tokio runtime.
     pub fn new(options: ProxyOptions, metrics: Arc<ProxyMetrics>) -> Self {
         let (drain, draining) = watch::channel(false);
-        let mut http = auto::Builder::new(TokioExecutor::new());
-        http.http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(options.header_read_timeout)
-            .max_buf_size(options.max_header_bytes.max(8192))
-            .max_headers(options.max_headers)
-            .keep_alive(true);
-        http.http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(options.max_header_bytes as u32)
-            .max_concurrent_streams(256)
-            .keep_alive_interval(None);
-        let mut http1 = hyper::server::conn::http1::Builder::new();
-        http1
-            .timer(TokioTimer::new())
-            .header_read_timeout(options.header_read_timeout)
-            .max_header_size(options.max_header_bytes)
-            .max_buf_size(options.max_header_bytes.max(8192))
-            .max_headers(options.max_headers)
-            .keep_alive(true);
+        let http1 = torii_http1::server::ServerOptions {
+            max_head_bytes: options.max_header_bytes,
+            max_headers: options.max_headers,
+            header_read_timeout: options.header_read_timeout,
+            keep_alive_timeout: options.keep_alive_timeout,
+            ..torii_http1::server::ServerOptions::default()
+        };
         let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
             .max_header_list_size(options.max_header_bytes as u32)
             .max_concurrent_streams(256)
+            // Upstream responses carry their own Date; formatting one per response is waste.
+            .auto_date_header(false)
             .keep_alive_interval(None);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
@@ -160,7 +149,6 @@ impl Proxy {
             mirror_permits: Arc::new(Semaphore::new(options.max_mirrors_in_flight)),
             options,
             metrics,
-            http,
             http1,
             http2,
             draining,

@@ -1,6 +1,6 @@
 //! The HTTP request path: route, apply filters, pick a backend, forward, answer.
 
-use crate::body::{RequestBody, ResponseBody};
+use crate::body::{DownstreamBody, RequestBody, ResponseBody};
 use crate::downstream::ConnInfo;
 use crate::error::ProxyError;
 use crate::filters::{self, RedirectContext};
@@ -10,9 +10,7 @@ use crate::snapshot::{RuleRuntime, Snapshot};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 use torii_config::{
@@ -31,8 +29,8 @@ struct Accounting {
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     conn: Arc<ConnInfo>,
-    request: Request<Incoming>,
-) -> Result<Response<ResponseBody>, Infallible> {
+    request: Request<DownstreamBody>,
+) -> Response<ResponseBody> {
     let started = Instant::now();
     let snapshot = shared.snapshot.load_full();
     let mut accounting = Accounting::default();
@@ -60,7 +58,7 @@ pub(crate) async fn handle(
     if let Some((method, uri)) = logged {
         access_log(&conn, &method, &uri, status, started.elapsed(), &accounting);
     }
-    Ok(response)
+    response
 }
 
 fn access_log(
@@ -145,7 +143,7 @@ async fn proxy(
     shared: &Arc<Shared>,
     snapshot: &Arc<Snapshot>,
     conn: &ConnInfo,
-    request: Request<Incoming>,
+    request: Request<DownstreamBody>,
     accounting: &mut Accounting,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let (mut parts, body) = request.into_parts();
@@ -213,7 +211,7 @@ async fn proxy(
         .cors
         .and_then(|_| parts.headers.get(header::ORIGIN).cloned());
     let downstream_upgrade = if is_upgrade(&parts.headers) {
-        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+        parts.extensions.remove::<torii_http1::OnUpgrade>()
     } else {
         None
     };
@@ -302,9 +300,7 @@ async fn proxy(
     let (mut response_parts, response_body) = response.into_parts();
     if response_parts.status == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(downstream) = downstream_upgrade {
-            let upstream_upgrade = response_parts
-                .extensions
-                .remove::<hyper::upgrade::OnUpgrade>();
+            let upstream_upgrade = response_parts.extensions.remove::<torii_http1::OnUpgrade>();
             if let Some(upstream_upgrade) = upstream_upgrade {
                 tokio::spawn(splice_upgraded(downstream, upstream_upgrade));
             }
@@ -533,15 +529,10 @@ fn prepare_upstream_headers(
         .append(header::VIA, HeaderValue::from_static(via));
 }
 
-async fn splice_upgraded(
-    downstream: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
-) {
-    let (Ok(downstream), Ok(upstream)) = tokio::join!(downstream, upstream) else {
+async fn splice_upgraded(downstream: torii_http1::OnUpgrade, upstream: torii_http1::OnUpgrade) {
+    let (Ok(mut downstream), Ok(mut upstream)) = tokio::join!(downstream, upstream) else {
         return;
     };
-    let mut downstream = hyper_util::rt::TokioIo::new(downstream);
-    let mut upstream = hyper_util::rt::TokioIo::new(upstream);
     let _ = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await;
 }
 

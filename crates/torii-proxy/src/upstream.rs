@@ -1,11 +1,8 @@
-//! Upstream side: a pool of keep-alive HTTP/1.1 connections (hyper's connection API with a
-//! pool of our own) and hyper-util's client for h2c.
+//! Upstream side: a pool of keep-alive HTTP/1.1 connections (torii-http1's client, driven
+//! inline by the request's own task) and hyper-util's client for h2c.
 //!
-//! Why a pool of our own for HTTP/1.1: hyper-util's legacy pool hashes `(scheme, authority)`
-//! with SipHash twice per request and moves large futures around; profiling put it at about a
-//! sixth of the proxy's user-space instructions per request (docs/benchmarks.md). Ours is keyed
-//! by socket address with FxHash, and a connection goes back to the pool when its response body
-//! ends.
+//! The HTTP/1.1 pool is keyed by socket address with FxHash; a connection goes back to its
+//! endpoint's idle list when its response body ends cleanly (docs/adr/0002, 0003).
 
 use crate::body::{BodyError, RequestBody};
 use crate::error::ProxyError;
@@ -14,17 +11,18 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use torii_config::AppProtocol;
+use torii_http1::client::{ClientConnection, Recycle, Release, SendError, SendErrorKind};
 
 /// Idle connections kept per endpoint at most.
 const MAX_IDLE_PER_ENDPOINT: usize = 1024;
@@ -52,7 +50,7 @@ impl Upstreams {
             .build(connector);
         Upstreams {
             http1: Arc::new(Http1Pool {
-                idle: Mutex::new(FxHashMap::default()),
+                endpoints: Mutex::new(FxHashMap::default()),
                 connect_timeout: options.connect_timeout,
             }),
             h2c,
@@ -97,129 +95,135 @@ impl Upstreams {
 }
 
 struct IdleConnection {
-    sender: SendRequest<RequestBody>,
+    connection: ClientConnection<TcpStream>,
     since: Instant,
 }
 
-/// Keep-alive HTTP/1.1 connections by endpoint.
-struct Http1Pool {
-    idle: Mutex<FxHashMap<SocketAddr, Vec<IdleConnection>>>,
-    connect_timeout: Duration,
+/// Idle keep-alive connections to one endpoint; also where finished responses return theirs.
+struct EndpointPool {
+    idle: Mutex<Vec<IdleConnection>>,
 }
 
-impl Http1Pool {
-    fn take(&self, endpoint: SocketAddr) -> Option<SendRequest<RequestBody>> {
+impl Recycle<TcpStream> for EndpointPool {
+    fn recycle(&self, connection: ClientConnection<TcpStream>) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(&endpoint)?;
-        while let Some(connection) = list.pop() {
-            if !connection.sender.is_closed() && connection.since.elapsed() < MAX_IDLE_AGE {
-                return Some(connection.sender);
-            }
-        }
-        None
-    }
-
-    fn put(&self, endpoint: SocketAddr, sender: SendRequest<RequestBody>) {
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.entry(endpoint).or_default();
-        if list.len() < MAX_IDLE_PER_ENDPOINT {
-            list.push(IdleConnection {
-                sender,
+        if idle.len() < MAX_IDLE_PER_ENDPOINT {
+            idle.push(IdleConnection {
+                connection,
                 since: Instant::now(),
             });
         }
     }
+}
 
-    async fn connect(&self, endpoint: SocketAddr) -> Result<SendRequest<RequestBody>, ProxyError> {
-        let stream = tokio::time::timeout(
-            self.connect_timeout,
-            tokio::net::TcpStream::connect(endpoint),
-        )
-        .await
-        .map_err(|_| ProxyError::UpstreamConnect("connect timed out".into()))?
-        .map_err(|e| ProxyError::UpstreamConnect(e.into()))?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| ProxyError::UpstreamConnect(e.into()))?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.with_upgrades().await {
-                tracing::debug!(%error, "upstream connection ended with an error");
+impl EndpointPool {
+    fn take(&self) -> Option<ClientConnection<TcpStream>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(mut idle_connection) = idle.pop() {
+            if idle_connection.since.elapsed() < MAX_IDLE_AGE
+                && idle_connection.connection.is_reusable()
+            {
+                return Some(idle_connection.connection);
             }
-        });
-        Ok(sender)
+        }
+        None
+    }
+}
+
+/// Keep-alive HTTP/1.1 connections by endpoint, driven inline by the requests that use them
+/// (torii-http1's client: no connection task, no dispatch channel).
+struct Http1Pool {
+    endpoints: Mutex<FxHashMap<SocketAddr, Arc<EndpointPool>>>,
+    connect_timeout: Duration,
+}
+
+/// A response body read straight from a pooled HTTP/1.1 connection.
+pub type PooledBody = torii_http1::client::ResponseBody<TcpStream, RequestBody>;
+
+impl Http1Pool {
+    fn endpoint(&self, endpoint: SocketAddr) -> Arc<EndpointPool> {
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        endpoints
+            .entry(endpoint)
+            .or_insert_with(|| {
+                Arc::new(EndpointPool {
+                    idle: Mutex::new(Vec::new()),
+                })
+            })
+            .clone()
+    }
+
+    async fn connect(
+        &self,
+        endpoint: SocketAddr,
+    ) -> Result<ClientConnection<TcpStream>, ProxyError> {
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(endpoint))
+            .await
+            .map_err(|_| ProxyError::UpstreamConnect("connect timed out".into()))?
+            .map_err(|e| ProxyError::UpstreamConnect(e.into()))?;
+        let _ = stream.set_nodelay(true);
+        Ok(ClientConnection::new(stream))
     }
 
     async fn send(
-        self: &Arc<Self>,
+        &self,
         endpoint: SocketAddr,
         mut request: Request<RequestBody>,
     ) -> Result<Response<UpstreamBody>, ProxyError> {
-        // Origin-form on the wire: hyper's connection API writes the URI as given.
-        if request.uri().scheme().is_some() {
-            if let Some(path) = request.uri().path_and_query().cloned() {
-                *request.uri_mut() = path.into();
-            }
-        }
-        // A pooled connection may have been closed by the upstream meanwhile: when the request
-        // was not written, hyper hands it back and it goes on a fresh connection.
+        let pool = self.endpoint(endpoint);
+        // A pooled connection may have been closed by the upstream meanwhile (the keep-alive
+        // race: it closed just as we wrote). When it ended cleanly before any response byte,
+        // nothing of the body was consumed and the method is idempotent, the request goes on a
+        // fresh connection. A reset is an answer of its own (it counts as a failed attempt for
+        // the route's retry policy) and is never replayed here.
+        let idempotent = is_idempotent(request.method());
         loop {
-            let (mut sender, reused) = match self.take(endpoint) {
-                Some(sender) => (sender, true),
+            let (connection, reused) = match pool.take() {
+                Some(connection) => (connection, true),
                 None => (self.connect(endpoint).await?, false),
             };
-            if sender.ready().await.is_err() {
-                if reused {
-                    continue;
+            let release: Release<TcpStream> = pool.clone();
+            match connection.send(request, release).await {
+                Ok(response) => return Ok(response.map(UpstreamBody::H1)),
+                Err(mut error) => {
+                    let replay =
+                        reused && idempotent && error.kind() == SendErrorKind::ClosedBeforeResponse;
+                    match error.take_request() {
+                        Some(unsent) if replay => request = unsent,
+                        _ => return Err(send_error(error)),
+                    }
                 }
-                return Err(ProxyError::UpstreamConnect("connection closed".into()));
-            }
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    let (parts, body) = response.into_parts();
-                    let body = PooledBody {
-                        body,
-                        home: Some((self.clone(), endpoint, sender)),
-                    };
-                    return Ok(Response::from_parts(parts, UpstreamBody::H1(body)));
-                }
-                Err(mut error) => match error.take_message() {
-                    Some(unsent) if reused => request = unsent,
-                    _ => return Err(ProxyError::upstream(error.into_error())),
-                },
             }
         }
     }
 }
 
-/// A response body from the HTTP/1.1 pool: the connection returns to the pool when it ends.
-pub struct PooledBody {
-    body: Incoming,
-    home: Option<(Arc<Http1Pool>, SocketAddr, SendRequest<RequestBody>)>,
+/// Methods a repeat of which has the same effect (RFC 9110 §9.2.2).
+fn is_idempotent(method: &http::Method) -> bool {
+    use http::Method;
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
-impl PooledBody {
-    fn release(&mut self) {
-        if let Some((pool, endpoint, sender)) = self.home.take() {
-            pool.put(endpoint, sender);
-        }
-    }
-}
-
-impl Drop for PooledBody {
-    fn drop(&mut self) {
-        // Bodies known to be empty (HEAD, 204, 304) may never be polled to their end.
-        if self.body.is_end_stream() {
-            self.release();
-        }
+fn send_error(error: SendError<RequestBody>) -> ProxyError {
+    let kind = error.kind();
+    let source: crate::body::BodyError = match error.into_source() {
+        Some(source) => source,
+        None => kind.to_string().into(),
+    };
+    match kind {
+        SendErrorKind::InvalidResponse
+        | SendErrorKind::HeadTooLarge
+        | SendErrorKind::TooManyHeaders => ProxyError::UpstreamProtocol(source),
+        _ => ProxyError::Upstream(source),
     }
 }
 
 /// A response body from an upstream.
+// Not boxed, for the same reason as `ResponseBody`: HTTP/1.1 is the common case.
+#[allow(clippy::large_enum_variant)]
 pub enum UpstreamBody {
     /// From the HTTP/1.1 pool.
     H1(PooledBody),
@@ -236,30 +240,21 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
-            UpstreamBody::H1(pooled) => {
-                let polled = Pin::new(&mut pooled.body).poll_frame(cx);
-                match &polled {
-                    Poll::Ready(None) => pooled.release(),
-                    Poll::Ready(Some(Ok(_))) if pooled.body.is_end_stream() => pooled.release(),
-                    Poll::Ready(Some(Err(_))) => pooled.home = None,
-                    _ => {}
-                }
-                polled.map_err(Into::into)
-            }
+            UpstreamBody::H1(body) => Pin::new(body).poll_frame(cx),
             UpstreamBody::H2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
-            UpstreamBody::H1(pooled) => pooled.body.is_end_stream(),
+            UpstreamBody::H1(body) => body.is_end_stream(),
             UpstreamBody::H2(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            UpstreamBody::H1(pooled) => pooled.body.size_hint(),
+            UpstreamBody::H1(body) => body.size_hint(),
             UpstreamBody::H2(body) => body.size_hint(),
         }
     }

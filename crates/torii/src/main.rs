@@ -50,10 +50,13 @@ pub struct RunArgs {
     /// Write one JSON access-log line per request to stdout.
     #[arg(long)]
     pub access_log: bool,
-    /// How long a client may take to send request headers, and to start its next request on
-    /// a keep-alive connection (slowloris protection).
+    /// How long a client may take to send a request's headers once it started them, and to
+    /// send its first request on a new connection (slowloris protection).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub header_read_timeout: std::time::Duration,
+    /// How long an idle keep-alive connection waits for its next request before it is closed.
+    #[arg(long, default_value = "75s", value_parser = parse_duration)]
+    pub keep_alive_timeout: std::time::Duration,
     /// How long SIGTERM waits for in-flight requests before exiting.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: std::time::Duration,

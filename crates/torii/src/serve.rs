@@ -130,6 +130,7 @@ pub async fn run(
     let options = ProxyOptions {
         access_log: run.access_log,
         header_read_timeout: run.header_read_timeout,
+        keep_alive_timeout: run.keep_alive_timeout,
         ..ProxyOptions::default()
     };
     let controller = Controller {

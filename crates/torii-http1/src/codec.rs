@@ -1,0 +1,667 @@
+//! The wire format both sides share: how a body is delimited (RFC 9112 §6), an incremental
+//! body decoder (content-length, chunked, close-delimited), chunk and header encoding, and
+//! zero-copy conversion of parsed headers into a `HeaderMap`.
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime};
+
+/// The error type of bodies crossing this crate (what `http_body::Body::Error` is).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How a message body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body at all.
+    Empty,
+    /// Exactly this many bytes (`Content-Length`).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the connection closes (responses only).
+    CloseDelimited,
+}
+
+/// A message's framing headers are invalid or ambiguous (a request smuggling risk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    /// `Content-Length` is not a number, or several values differ.
+    #[error("invalid Content-Length")]
+    InvalidContentLength,
+    /// A request's `Transfer-Encoding` does not end in `chunked`.
+    #[error("unsupported Transfer-Encoding")]
+    UnsupportedTransferEncoding,
+    /// Both `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.1: reject).
+    #[error("both Transfer-Encoding and Content-Length")]
+    LengthAndEncoding,
+}
+
+/// Framing of a request body (RFC 9112 §6.3).
+pub fn request_framing(headers: &HeaderMap) -> Result<Framing, FramingError> {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        if headers.contains_key(header::CONTENT_LENGTH) {
+            return Err(FramingError::LengthAndEncoding);
+        }
+        return if chunked_is_last(headers) {
+            Ok(Framing::Chunked)
+        } else {
+            Err(FramingError::UnsupportedTransferEncoding)
+        };
+    }
+    match content_length(headers)? {
+        Some(0) | None => Ok(Framing::Empty),
+        Some(n) => Ok(Framing::Length(n)),
+    }
+}
+
+/// Framing of a response body to a request with `method` (RFC 9112 §6.3).
+pub fn response_framing(
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<Framing, FramingError> {
+    if method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || (method == Method::CONNECT && status.is_success())
+    {
+        return Ok(Framing::Empty);
+    }
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return Ok(if chunked_is_last(headers) {
+            Framing::Chunked
+        } else {
+            Framing::CloseDelimited
+        });
+    }
+    match content_length(headers)? {
+        Some(0) => Ok(Framing::Empty),
+        Some(n) => Ok(Framing::Length(n)),
+        None => Ok(Framing::CloseDelimited),
+    }
+}
+
+/// The `Content-Length`, if any; several equal values count as one (RFC 9110 §8.6).
+pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, FramingError> {
+    let mut found = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for part in value.as_bytes().split(|&b| b == b',') {
+            let n = parse_decimal(trim(part)).ok_or(FramingError::InvalidContentLength)?;
+            match found {
+                Some(previous) if previous != n => return Err(FramingError::InvalidContentLength),
+                _ => found = Some(n),
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end.max(start)]
+}
+
+fn chunked_is_last(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .next_back()
+        .and_then(|v| v.as_bytes().rsplit(|&b| b == b',').next())
+        .is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"))
+}
+
+/// Whether a comma-separated header (`Connection`, `TE`, …) lists `token`.
+pub fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| trim(t).eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// A header from the wire could not be turned into `http` types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid header")]
+pub struct InvalidHeader;
+
+/// Builds a `HeaderMap` whose values share `head`'s memory (no copy). Every slice in `parsed`
+/// must point into `head` (what `httparse` returns when it parsed `head`).
+pub fn headers_from_parsed(
+    head: &Bytes,
+    parsed: &[httparse::Header<'_>],
+) -> Result<HeaderMap, InvalidHeader> {
+    let mut headers = HeaderMap::with_capacity(parsed.len());
+    for h in parsed {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| InvalidHeader)?;
+        let value =
+            HeaderValue::from_maybe_shared(head.slice_ref(h.value)).map_err(|_| InvalidHeader)?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// Appends `name: value\r\n` for every header.
+pub fn write_headers(headers: &HeaderMap, out: &mut BytesMut) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Appends a chunk-size line (`1a\r\n`) for a chunk of `len` bytes (`len > 0`).
+pub fn write_chunk_header(len: usize, out: &mut BytesMut) {
+    let mut digits = [0u8; 16];
+    let mut n = len;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// What follows a chunk's data.
+pub const CHUNK_END: &[u8] = b"\r\n";
+
+/// Appends the last chunk with optional trailers: `0\r\n[trailers]\r\n`.
+pub fn write_last_chunk(trailers: Option<&HeaderMap>, out: &mut BytesMut) {
+    out.extend_from_slice(b"0\r\n");
+    if let Some(trailers) = trailers {
+        write_headers(trailers, out);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+thread_local! {
+    static DATE: RefCell<(u64, HeaderValue)> = const {
+        RefCell::new((0, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")))
+    };
+}
+
+/// Today's `Date` header value (RFC 9110 §6.6.1), formatted at most once a second per thread.
+pub fn date_value() -> HeaderValue {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    DATE.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            let text = httpdate::fmt_http_date(now);
+            if let Ok(value) = HeaderValue::from_str(&text) {
+                *cached = (secs, value);
+            }
+        }
+        cached.1.clone()
+    })
+}
+
+/// A body on the wire is malformed or cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// A chunk-size line is not hexadecimal or overflows.
+    #[error("invalid chunk size")]
+    InvalidChunkSize,
+    /// A chunk's data is not followed by CRLF.
+    #[error("invalid chunk terminator")]
+    InvalidChunkEnd,
+    /// A chunk-size line (with extensions) or the trailer section is too long.
+    #[error("chunk line or trailers too long")]
+    TooLong,
+    /// The trailer section does not parse.
+    #[error("invalid trailers")]
+    InvalidTrailers,
+    /// The connection closed before the body ended.
+    #[error("connection closed before the body ended")]
+    Incomplete,
+}
+
+/// What a call to [`BodyDecoder::decode`] produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A piece of the body.
+    Data(Bytes),
+    /// Trailers (chunked bodies only); the body has ended.
+    Trailers(HeaderMap),
+    /// The body has ended.
+    End,
+}
+
+/// Longest chunk-size line (with extensions) and trailer section accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+const MAX_TRAILERS: usize = 16 * 1024;
+const MAX_TRAILER_COUNT: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// `Length` bytes left (also the state of a `Length` body).
+    Length(u64),
+    /// Expecting a chunk-size line.
+    ChunkSize,
+    /// Inside a chunk with this many bytes left.
+    ChunkData(u64),
+    /// Expecting the CRLF after a chunk's data.
+    ChunkEnd,
+    /// Expecting trailers or the final CRLF.
+    Trailers,
+    /// Until EOF.
+    Close,
+    /// Done.
+    Done,
+}
+
+/// Decodes a body incrementally from a read buffer; data comes out as slices of that buffer.
+#[derive(Debug, Clone)]
+pub struct BodyDecoder {
+    state: State,
+}
+
+impl BodyDecoder {
+    /// A decoder for a body with this framing.
+    pub fn new(framing: Framing) -> Self {
+        let state = match framing {
+            Framing::Empty | Framing::Length(0) => State::Done,
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::ChunkSize,
+            Framing::CloseDelimited => State::Close,
+        };
+        BodyDecoder { state }
+    }
+
+    /// Whether the whole body has been decoded.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Bytes of body data still expected, when known (`Length` bodies).
+    pub fn remaining(&self) -> Option<u64> {
+        match self.state {
+            State::Length(n) => Some(n),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Decodes the next item from `buf`, consuming what it uses. `Ok(None)`: more input needed.
+    /// After `End` or `Trailers`, `buf` holds only what follows the body (a pipelined message).
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, DecodeError> {
+        loop {
+            match self.state {
+                State::Done => return Ok(Some(Decoded::End)),
+                State::Length(left) => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = (buf.len() as u64).min(left) as usize;
+                    let data = buf.split_to(n).freeze();
+                    self.state = if left == n as u64 {
+                        State::Done
+                    } else {
+                        State::Length(left - n as u64)
+                    };
+                    return Ok(Some(Decoded::Data(data)));
+                }
+                State::Close => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    return Ok(Some(Decoded::Data(buf.split().freeze())));
+                }
+                State::ChunkSize => {
+                    let Some(line_end) = find_crlf(buf, MAX_CHUNK_LINE)? else {
+                        return Ok(None);
+                    };
+                    let size = parse_chunk_size(&buf[..line_end])?;
+                    buf.advance(line_end + 2);
+                    self.state = if size == 0 {
+                        State::Trailers
+                    } else {
+                        State::ChunkData(size)
+                    };
+                }
+                State::ChunkData(left) => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = (buf.len() as u64).min(left) as usize;
+                    let data = buf.split_to(n).freeze();
+                    self.state = if left == n as u64 {
+                        State::ChunkEnd
+                    } else {
+                        State::ChunkData(left - n as u64)
+                    };
+                    return Ok(Some(Decoded::Data(data)));
+                }
+                State::ChunkEnd => {
+                    if buf.len() < 2 {
+                        return Ok(None);
+                    }
+                    if &buf[..2] != b"\r\n" {
+                        return Err(DecodeError::InvalidChunkEnd);
+                    }
+                    buf.advance(2);
+                    self.state = State::ChunkSize;
+                }
+                State::Trailers => {
+                    if buf.len() >= 2 && &buf[..2] == b"\r\n" {
+                        buf.advance(2);
+                        self.state = State::Done;
+                        return Ok(Some(Decoded::End));
+                    }
+                    let Some(end) = find(buf, b"\r\n\r\n", MAX_TRAILERS)? else {
+                        return Ok(None);
+                    };
+                    let section = buf.split_to(end + 4).freeze();
+                    self.state = State::Done;
+                    return parse_trailers(&section).map(|t| Some(Decoded::Trailers(t)));
+                }
+            }
+        }
+    }
+
+    /// The connection reached EOF: ends a close-delimited body, otherwise the body is cut short.
+    pub fn eof(&mut self) -> Result<Decoded, DecodeError> {
+        match self.state {
+            State::Close | State::Done => {
+                self.state = State::Done;
+                Ok(Decoded::End)
+            }
+            _ => Err(DecodeError::Incomplete),
+        }
+    }
+}
+
+fn find_crlf(buf: &[u8], limit: usize) -> Result<Option<usize>, DecodeError> {
+    find(buf, b"\r\n", limit)
+}
+
+fn find(buf: &[u8], needle: &[u8], limit: usize) -> Result<Option<usize>, DecodeError> {
+    match buf.windows(needle.len()).position(|w| w == needle) {
+        Some(i) if i <= limit => Ok(Some(i)),
+        Some(_) => Err(DecodeError::TooLong),
+        None if buf.len() > limit + needle.len() => Err(DecodeError::TooLong),
+        None => Ok(None),
+    }
+}
+
+fn parse_chunk_size(line: &[u8]) -> Result<u64, DecodeError> {
+    // Extensions (`;name=value`) are ignored; whitespace before them is tolerated.
+    let digits = line.split(|&b| b == b';').next().unwrap_or(line);
+    let digits = trim(digits);
+    if digits.is_empty() || digits.len() > 15 {
+        return Err(DecodeError::InvalidChunkSize);
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return Err(DecodeError::InvalidChunkSize),
+        };
+        Ok(n * 16 + u64::from(d))
+    })
+}
+
+fn parse_trailers(section: &Bytes) -> Result<HeaderMap, DecodeError> {
+    let mut parsed = [httparse::EMPTY_HEADER; MAX_TRAILER_COUNT];
+    match httparse::parse_headers(section, &mut parsed) {
+        Ok(httparse::Status::Complete((_, headers))) => {
+            headers_from_parsed(section, headers).map_err(|_| DecodeError::InvalidTrailers)
+        }
+        _ => Err(DecodeError::InvalidTrailers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn request_framing_table() {
+        use Framing::*;
+        use FramingError::*;
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Framing, FramingError>);
+        let cases: &[Case] = &[
+            (&[], Ok(Empty)),
+            (&[("content-length", "0")], Ok(Empty)),
+            (&[("content-length", "12")], Ok(Length(12))),
+            (
+                &[("content-length", "12"), ("content-length", "12")],
+                Ok(Length(12)),
+            ),
+            (&[("content-length", "12, 12")], Ok(Length(12))),
+            (
+                &[("content-length", "12"), ("content-length", "13")],
+                Err(InvalidContentLength),
+            ),
+            (&[("content-length", "-1")], Err(InvalidContentLength)),
+            (&[("content-length", "1e3")], Err(InvalidContentLength)),
+            (&[("content-length", "")], Err(InvalidContentLength)),
+            (&[("transfer-encoding", "chunked")], Ok(Chunked)),
+            (&[("transfer-encoding", "gzip, Chunked")], Ok(Chunked)),
+            (
+                &[("transfer-encoding", "chunked, gzip")],
+                Err(UnsupportedTransferEncoding),
+            ),
+            (
+                &[("transfer-encoding", "chunked"), ("content-length", "3")],
+                Err(LengthAndEncoding),
+            ),
+        ];
+        for (pairs, want) in cases {
+            let map = headers(pairs);
+            assert_eq!(request_framing(&map), *want, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn response_framing_table() {
+        use Framing::*;
+        let ok = StatusCode::OK;
+        type Case<'a> = (Method, StatusCode, &'a [(&'a str, &'a str)], Framing);
+        let cases: &[Case] = &[
+            (Method::GET, ok, &[("content-length", "5")], Length(5)),
+            (Method::HEAD, ok, &[("content-length", "5")], Empty),
+            (Method::GET, StatusCode::NO_CONTENT, &[], Empty),
+            (
+                Method::GET,
+                StatusCode::NOT_MODIFIED,
+                &[("content-length", "5")],
+                Empty,
+            ),
+            (Method::GET, StatusCode::SWITCHING_PROTOCOLS, &[], Empty),
+            (Method::GET, ok, &[], CloseDelimited),
+            (
+                Method::GET,
+                ok,
+                &[("transfer-encoding", "chunked")],
+                Chunked,
+            ),
+            (
+                Method::GET,
+                ok,
+                &[("transfer-encoding", "gzip")],
+                CloseDelimited,
+            ),
+            (Method::GET, ok, &[("content-length", "0")], Empty),
+        ];
+        for (method, status, pairs, want) in cases {
+            let map = headers(pairs);
+            assert_eq!(
+                response_framing(method, *status, &map),
+                Ok(*want),
+                "{method} {status} {pairs:?}"
+            );
+        }
+    }
+
+    fn decode_all(
+        framing: Framing,
+        wire: &[u8],
+        step: usize,
+    ) -> Result<(Vec<u8>, Option<HeaderMap>, BytesMut), DecodeError> {
+        let mut decoder = BodyDecoder::new(framing);
+        let mut buf = BytesMut::new();
+        let mut body = Vec::new();
+        let mut trailers = None;
+        let mut fed = 0;
+        loop {
+            match decoder.decode(&mut buf)? {
+                Some(Decoded::Data(data)) => body.extend_from_slice(&data),
+                Some(Decoded::Trailers(t)) => {
+                    trailers = Some(t);
+                    break;
+                }
+                Some(Decoded::End) => break,
+                None if fed < wire.len() => {
+                    let n = step.min(wire.len() - fed);
+                    buf.extend_from_slice(&wire[fed..fed + n]);
+                    fed += n;
+                }
+                None => match decoder.eof()? {
+                    Decoded::End => break,
+                    other => panic!("unexpected {other:?}"),
+                },
+            }
+        }
+        buf.extend_from_slice(&wire[fed..]);
+        Ok((body, trailers, buf))
+    }
+
+    #[test]
+    fn chunked_bodies_decode_at_any_split() {
+        let wire = b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nGET /next";
+        for step in [1, 2, 3, 7, 64] {
+            let (body, trailers, rest) = decode_all(Framing::Chunked, wire, step).unwrap();
+            assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz", "step {step}");
+            assert!(trailers.is_none());
+            assert_eq!(&rest[..], b"GET /next", "step {step}");
+        }
+    }
+
+    #[test]
+    fn chunked_trailers_are_returned() {
+        let wire = b"3\r\nabc\r\n0\r\ngrpc-status: 0\r\nx-t: y\r\n\r\n";
+        for step in [1, 5, 100] {
+            let (body, trailers, rest) = decode_all(Framing::Chunked, wire, step).unwrap();
+            assert_eq!(body, b"abc");
+            let trailers = trailers.expect("trailers");
+            assert_eq!(trailers["grpc-status"], "0");
+            assert_eq!(trailers["x-t"], "y");
+            assert!(rest.is_empty());
+        }
+    }
+
+    #[test]
+    fn malformed_chunked_bodies_fail() {
+        let cases: &[(&[u8], DecodeError)] = &[
+            (b"zz\r\n", DecodeError::InvalidChunkSize),
+            (b"\r\n", DecodeError::InvalidChunkSize),
+            (b"3\r\nabcX\r\n", DecodeError::InvalidChunkEnd),
+            (b"fffffffffffffffff\r\n", DecodeError::InvalidChunkSize),
+            (b"3\r\nab", DecodeError::Incomplete),
+        ];
+        for (wire, want) in cases {
+            assert_eq!(
+                decode_all(Framing::Chunked, wire, 2).map(|_| ()),
+                Err(*want),
+                "{:?}",
+                String::from_utf8_lossy(wire)
+            );
+        }
+        let long = vec![b'1'; MAX_CHUNK_LINE + 10];
+        assert_eq!(
+            decode_all(Framing::Chunked, &long, 4096).map(|_| ()),
+            Err(DecodeError::TooLong)
+        );
+    }
+
+    #[test]
+    fn length_and_close_bodies() {
+        let (body, _, rest) = decode_all(Framing::Length(4), b"abcdGET", 3).unwrap();
+        assert_eq!(body, b"abcd");
+        assert_eq!(&rest[..], b"GET");
+        assert_eq!(
+            decode_all(Framing::Length(10), b"abc", 3).map(|_| ()),
+            Err(DecodeError::Incomplete)
+        );
+        let (body, _, _) = decode_all(Framing::CloseDelimited, b"all of it", 4).unwrap();
+        assert_eq!(body, b"all of it");
+        let (body, _, _) = decode_all(Framing::Empty, b"", 4).unwrap();
+        assert!(body.is_empty());
+    }
+
+    #[test]
+    fn chunk_headers_are_hex() {
+        for (len, want) in [(1, "1\r\n"), (26, "1a\r\n"), (4096, "1000\r\n")] {
+            let mut out = BytesMut::new();
+            write_chunk_header(len, &mut out);
+            assert_eq!(&out[..], want.as_bytes());
+        }
+        let mut out = BytesMut::new();
+        write_last_chunk(Some(&headers(&[("grpc-status", "0")])), &mut out);
+        assert_eq!(&out[..], b"0\r\ngrpc-status: 0\r\n\r\n");
+    }
+
+    #[test]
+    fn parsed_headers_share_the_buffer() {
+        let head = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
+        let mut parsed = [httparse::EMPTY_HEADER; 8];
+        let mut request = httparse::Request::new(&mut parsed);
+        assert!(request.parse(&head).unwrap().is_complete());
+        let map = headers_from_parsed(&head, request.headers).unwrap();
+        assert_eq!(map["host"], "a");
+        assert_eq!(map.get_all("x-a").iter().count(), 2);
+        assert!(has_token(
+            &headers(&[("connection", "keep-alive, Upgrade")]),
+            &header::CONNECTION,
+            "upgrade"
+        ));
+        assert!(!has_token(
+            &headers(&[("connection", "close")]),
+            &header::CONNECTION,
+            "upgrade"
+        ));
+    }
+
+    #[test]
+    fn date_is_an_http_date() {
+        let value = date_value();
+        assert!(httpdate::parse_http_date(value.to_str().unwrap()).is_ok());
+    }
+}
