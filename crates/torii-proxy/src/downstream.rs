@@ -4,6 +4,7 @@
 use crate::body::DownstreamBody;
 use crate::io::Rewind;
 use crate::proxy::Shared;
+use crate::signal::Closing;
 use crate::snapshot::PortRuntime;
 use bytes::BytesMut;
 use http::Request;
@@ -12,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use torii_config::{ListenerProtocol, PortProtocol};
 use torii_http1::server::RecvBody;
 use torii_tls::ClientHelloPeek;
@@ -52,7 +52,7 @@ pub(crate) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     bind: SocketAddr,
-    closing: watch::Receiver<bool>,
+    closing: Closing,
 ) {
     let _guard = shared.connection();
     let port = match shared.snapshot.load().ports.get(&bind) {
@@ -112,29 +112,12 @@ fn classify(seen: &[u8]) -> Option<HttpVersion> {
     })
 }
 
-/// Resolves when the connection should finish its work and close: the proxy drains or the
-/// connection's listener was removed.
-async fn closing_signal(draining: watch::Receiver<bool>, closing: watch::Receiver<bool>) {
-    tokio::select! {
-        () = becomes_true(draining) => {}
-        () = becomes_true(closing) => {}
-    }
-}
-
-/// Resolves once the flag is true; never when its sender is gone first.
-async fn becomes_true(mut flag: watch::Receiver<bool>) {
-    let seen = flag.wait_for(|set| *set).await.is_ok();
-    if !seen {
-        std::future::pending::<()>().await;
-    }
-}
-
 /// Serves HTTP/1.1 (with upgrades) or HTTP/2 on a stream.
 pub(crate) async fn serve_http<S>(
     shared: Arc<Shared>,
     stream: S,
     conn: ConnInfo,
-    closing: watch::Receiver<bool>,
+    closing: Closing,
     version: HttpVersion,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -148,12 +131,8 @@ pub(crate) async fn serve_http<S>(
 }
 
 /// Serves HTTP/1.1 with torii-http1's server.
-async fn serve_http1<S>(
-    shared: Arc<Shared>,
-    stream: S,
-    conn: Arc<ConnInfo>,
-    closing: watch::Receiver<bool>,
-) where
+async fn serve_http1<S>(shared: Arc<Shared>, stream: S, conn: Arc<ConnInfo>, closing: Closing)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service_shared = shared.clone();
@@ -164,7 +143,7 @@ async fn serve_http1<S>(
             request.map(DownstreamBody::H1),
         )
     };
-    let shutdown = closing_signal(shared.draining.clone(), closing);
+    let shutdown = closing.closed();
     let result =
         torii_http1::server::serve_connection(stream, &shared.http1, service, shutdown).await;
     if let Err(error) = result {
@@ -174,12 +153,8 @@ async fn serve_http1<S>(
 
 /// Reads until the first bytes tell HTTP/1.1 from the HTTP/2 preface (a client that sends the
 /// preface in pieces), then serves the connection with those bytes put back.
-async fn detect<S>(
-    shared: Arc<Shared>,
-    mut stream: S,
-    conn: Arc<ConnInfo>,
-    closing: watch::Receiver<bool>,
-) where
+async fn detect<S>(shared: Arc<Shared>, mut stream: S, conn: Arc<ConnInfo>, closing: Closing)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut seen = BytesMut::with_capacity(H2_PREFACE.len());
@@ -209,12 +184,8 @@ async fn detect<S>(
 }
 
 /// Serves HTTP/2 with hyper, shutting down gracefully when the proxy drains or the listener goes.
-async fn serve_http2<S>(
-    shared: Arc<Shared>,
-    stream: S,
-    conn: Arc<ConnInfo>,
-    mut closing: watch::Receiver<bool>,
-) where
+async fn serve_http2<S>(shared: Arc<Shared>, stream: S, conn: Arc<ConnInfo>, closing: Closing)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service_shared = shared.clone();
@@ -228,14 +199,12 @@ async fn serve_http2<S>(
     });
     let connection = shared.http2.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
-    let mut draining = shared.draining.clone();
-    if *draining.borrow() || *closing.borrow() {
+    if closing.is_fired() {
         connection.as_mut().graceful_shutdown();
     }
     tokio::select! {
         result = connection.as_mut() => { log_conn_end(result); return; }
-        Ok(_) = draining.wait_for(|d| *d) => connection.as_mut().graceful_shutdown(),
-        Ok(_) = closing.wait_for(|c| *c) => connection.as_mut().graceful_shutdown(),
+        () = closing.closed() => connection.as_mut().graceful_shutdown(),
     }
     log_conn_end(connection.await);
 }
@@ -252,7 +221,7 @@ async fn serve_tls(
     mut stream: TcpStream,
     peer: SocketAddr,
     bind: SocketAddr,
-    closing: watch::Receiver<bool>,
+    closing: Closing,
 ) {
     let mut buf = BytesMut::with_capacity(2048);
     let read_hello = async {

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod proxy;
 pub mod service;
+mod signal;
 pub mod snapshot;
 pub mod tcp;
 pub mod upstream;

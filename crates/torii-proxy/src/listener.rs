@@ -1,11 +1,12 @@
 //! Bound sockets and their accept loops.
 
 use crate::proxy::Shared;
+use crate::signal::Closing;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 /// Binds a listening socket (SO_REUSEADDR, non-blocking, backlog 4096).
 pub fn bind_socket(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -24,9 +25,9 @@ pub fn bind_socket(address: SocketAddr) -> std::io::Result<std::net::TcpListener
 /// A running accept loop; closing it stops accepting (open connections go on).
 pub(crate) struct ListenerHandle {
     stop: oneshot::Sender<()>,
-    /// Flips to true when the listener is removed: its HTTP connections finish the request
-    /// in flight and close.
-    closed: watch::Sender<bool>,
+    /// Fired when the listener is removed or the proxy drains: its HTTP connections finish
+    /// the request in flight and close.
+    closing: Closing,
 }
 
 impl ListenerHandle {
@@ -37,15 +38,21 @@ impl ListenerHandle {
         socket: std::net::TcpListener,
     ) -> Self {
         let (stop, stopped) = oneshot::channel();
-        let (closed, closing) = watch::channel(false);
-        tokio::spawn(accept_loop(shared, address, socket, stopped, closing));
-        ListenerHandle { stop, closed }
+        let closing = Closing::new();
+        tokio::spawn(accept_loop(
+            shared,
+            address,
+            socket,
+            stopped,
+            closing.clone(),
+        ));
+        ListenerHandle { stop, closing }
     }
 
     /// Stops accepting and closes the socket.
     pub(crate) fn close(self) {
         let _ = self.stop.send(());
-        let _ = self.closed.send(true);
+        self.closing.fire();
     }
 }
 
@@ -54,7 +61,7 @@ async fn accept_loop(
     address: SocketAddr,
     socket: std::net::TcpListener,
     mut stopped: oneshot::Receiver<()>,
-    closing: watch::Receiver<bool>,
+    closing: Closing,
 ) {
     let listener = match TcpListener::from_std(socket) {
         Ok(listener) => listener,

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Mutex, Notify, Semaphore};
+use tokio::sync::{Mutex, Notify, Semaphore};
 use torii_config::Config;
 
 /// Limits and timeouts of the data plane.
@@ -84,8 +84,6 @@ pub(crate) struct Shared {
     /// HTTP/2 only (prior knowledge or ALPN `h2`).
     pub(crate) http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     pub(crate) mirror_permits: Arc<Semaphore>,
-    /// Flips to true when the proxy drains.
-    pub(crate) draining: watch::Receiver<bool>,
     open_connections: AtomicUsize,
     idle: Notify,
 }
@@ -121,13 +119,11 @@ pub struct Proxy {
     shared: Arc<Shared>,
     listeners: Mutex<HashMap<SocketAddr, ListenerHandle>>,
     generation: AtomicU64,
-    drain: watch::Sender<bool>,
 }
 
 impl Proxy {
     /// A proxy serving nothing yet. Must be created inside a tokio runtime.
     pub fn new(options: ProxyOptions, metrics: Arc<ProxyMetrics>) -> Self {
-        let (drain, draining) = watch::channel(false);
         let http1 = torii_http1::server::ServerOptions {
             max_head_bytes: options.max_header_bytes,
             max_headers: options.max_headers,
@@ -151,7 +147,6 @@ impl Proxy {
             metrics,
             http1,
             http2,
-            draining,
             open_connections: AtomicUsize::new(0),
             idle: Notify::new(),
         });
@@ -159,7 +154,6 @@ impl Proxy {
             shared,
             listeners: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
-            drain,
         }
     }
 
@@ -236,7 +230,6 @@ impl Proxy {
         for (_, handle) in self.listeners.lock().await.drain() {
             handle.close();
         }
-        let _ = self.drain.send(true);
         let deadline = tokio::time::Instant::now() + grace;
         loop {
             let notified = self.shared.idle.notified();
