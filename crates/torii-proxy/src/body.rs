@@ -64,42 +64,9 @@ impl Body for ResponseBody {
     }
 }
 
-/// A request body as it came from the client.
-pub enum DownstreamBody {
-    /// From an HTTP/1.1 connection (torii-http1's server).
-    H1(RecvBody),
-    /// From an HTTP/2 stream (hyper's server).
-    H2(Incoming),
-}
-
-impl Body for DownstreamBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        match self.get_mut() {
-            DownstreamBody::H1(body) => Pin::new(body).poll_frame(cx),
-            DownstreamBody::H2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            DownstreamBody::H1(body) => body.is_end_stream(),
-            DownstreamBody::H2(body) => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            DownstreamBody::H1(body) => body.size_hint(),
-            DownstreamBody::H2(body) => body.size_hint(),
-        }
-    }
-}
+/// A request body as it came from the client: from an HTTP/1.1 connection (torii-http1's
+/// server, `Left`) or an HTTP/2 stream (hyper's server, `Right`).
+pub type DownstreamBody = http_body_util::Either<RecvBody, Incoming>;
 
 /// One message on a mirror's body channel.
 pub enum CopyFrame {

@@ -140,7 +140,7 @@ where
         crate::service::handle(
             service_shared.clone(),
             conn.clone(),
-            request.map(DownstreamBody::H1),
+            request.map(DownstreamBody::Left),
         )
     };
     let shutdown = closing.closed();
@@ -193,7 +193,7 @@ where
         let response = crate::service::handle(
             service_shared.clone(),
             conn.clone(),
-            request.map(DownstreamBody::H2),
+            request.map(DownstreamBody::Right),
         );
         async move { Ok::<_, std::convert::Infallible>(response.await) }
     });

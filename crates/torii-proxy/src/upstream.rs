@@ -4,21 +4,17 @@
 //! The HTTP/1.1 pool is keyed by socket address with FxHash; a connection goes back to its
 //! endpoint's idle list when its response body ends cleanly (docs/adr/0002, 0003).
 
-use crate::body::{BodyError, RequestBody};
+use crate::body::RequestBody;
 use crate::error::ProxyError;
 use crate::proxy::ProxyOptions;
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use torii_config::AppProtocol;
@@ -72,7 +68,7 @@ impl Upstreams {
                     .h2c
                     .request(request)
                     .await
-                    .map(|r| r.map(UpstreamBody::H2))
+                    .map(|r| r.map(UpstreamBody::Right))
                     .map_err(|error| {
                         if error.is_connect() {
                             ProxyError::UpstreamConnect(error.into())
@@ -184,7 +180,7 @@ impl Http1Pool {
             };
             let release: Release<TcpStream> = pool.clone();
             match connection.send(request, release).await {
-                Ok(response) => return Ok(response.map(UpstreamBody::H1)),
+                Ok(response) => return Ok(response.map(UpstreamBody::Left)),
                 Err(mut error) => {
                     let replay =
                         reused && idempotent && error.kind() == SendErrorKind::ClosedBeforeResponse;
@@ -221,41 +217,6 @@ fn send_error(error: SendError<RequestBody>) -> ProxyError {
     }
 }
 
-/// A response body from an upstream.
-// Not boxed, for the same reason as `ResponseBody`: HTTP/1.1 is the common case.
-#[allow(clippy::large_enum_variant)]
-pub enum UpstreamBody {
-    /// From the HTTP/1.1 pool.
-    H1(PooledBody),
-    /// From the h2c client.
-    H2(Incoming),
-}
-
-impl Body for UpstreamBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        match self.get_mut() {
-            UpstreamBody::H1(body) => Pin::new(body).poll_frame(cx),
-            UpstreamBody::H2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            UpstreamBody::H1(body) => body.is_end_stream(),
-            UpstreamBody::H2(body) => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            UpstreamBody::H1(body) => body.size_hint(),
-            UpstreamBody::H2(body) => body.size_hint(),
-        }
-    }
-}
+/// A response body from an upstream: from the HTTP/1.1 pool (`Left`) or the h2c client
+/// (`Right`).
+pub type UpstreamBody = http_body_util::Either<PooledBody, Incoming>;
