@@ -143,6 +143,22 @@ pub fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
 #[error("invalid header")]
 pub struct InvalidHeader;
 
+/// The length of a message head (up to and including its blank line: `\n\n` or `\n\r\n`),
+/// looking for the blank line's final `\n` at or after `from`: pass the buffer's length at the
+/// previous unsuccessful search, so bytes are scanned once however the head arrives.
+pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from.max(1);
+    while i < buf.len() {
+        let offset = buf[i..].iter().position(|&b| b == b'\n')?;
+        i += offset;
+        if buf[i - 1] == b'\n' || (i >= 2 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n') {
+            return Some(i + 1);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Extra header slots reserved in maps built from the wire.
 const HEADROOM: usize = 8;
 

@@ -4,7 +4,8 @@
 use super::error::SendErrorKind;
 use super::write::{Encoding, COPY_MAX};
 use crate::codec::{
-    has_token, headers_from_parsed, request_framing, write_headers, Framing, FramingError,
+    find_head_end, has_token, headers_from_parsed, request_framing, write_headers, Framing,
+    FramingError,
 };
 use bytes::BytesMut;
 use http::header::{self, HeaderMap};
@@ -136,22 +137,6 @@ pub(super) fn parse_response_head(
         version,
         headers,
     }))
-}
-
-/// The end of the head (just past its blank line): the first `\n\n` or `\n\r\n`. Searching
-/// resumes a few bytes before `from` so a terminator split across reads is found.
-fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from.saturating_sub(2);
-    while let Some(offset) = buf[i..].iter().position(|&b| b == b'\n') {
-        let lf = i + offset;
-        match buf.get(lf + 1..) {
-            Some([b'\n', ..]) => return Some(lf + 2),
-            Some([b'\r', b'\n', ..]) => return Some(lf + 3),
-            Some([b'\r']) | Some([]) => return None,
-            _ => i = lf + 1,
-        }
-    }
-    None
 }
 
 /// Whether a response lets the connection carry another request (RFC 9112 §9.3).

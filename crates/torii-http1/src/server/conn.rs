@@ -147,7 +147,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<'_, I> {
                 head::skip_empty_lines(&mut self.rbuf);
             }
             if !self.rbuf.is_empty() {
-                if let Some(end) = head::find_end(&self.rbuf, *scanned) {
+                if let Some(end) = crate::codec::find_head_end(&self.rbuf, *scanned) {
                     if end > max_bytes {
                         return Poll::Ready(HeadEvent::Reject(HeadError::TooLarge));
                     }

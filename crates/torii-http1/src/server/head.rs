@@ -45,21 +45,6 @@ pub(super) fn skip_empty_lines(buf: &mut BytesMut) {
     buf.advance(n);
 }
 
-/// The length of the head (up to and including its blank line), looking for the blank line's
-/// final `\n` at or after `from` (bytes before it were already searched).
-pub(super) fn find_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from.max(1);
-    while i < buf.len() {
-        let offset = buf[i..].iter().position(|&b| b == b'\n')?;
-        i += offset;
-        if buf[i - 1] == b'\n' || (i >= 2 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n') {
-            return Some(i + 1);
-        }
-        i += 1;
-    }
-    None
-}
-
 /// Rejects an incomplete head early when what is there is already invalid.
 pub(super) fn check_partial(buf: &[u8], max_headers: usize) -> Result<(), HeadError> {
     with_header_slots(max_headers, |slots| {
@@ -92,7 +77,7 @@ fn with_header_slots<'b, T>(
     }
 }
 
-/// Parses a complete head (`head` ends with its blank line, as found by [`find_end`]).
+/// Parses a complete head (`head` ends with its blank line, as found by [`find_head_end`](crate::codec::find_head_end)).
 pub(super) fn parse(head: &Bytes, max_headers: usize) -> Result<RequestHead, HeadError> {
     with_header_slots(max_headers, |slots| {
         let mut request = httparse::Request::new(&mut []);
@@ -196,10 +181,11 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::find_head_end;
 
     fn parse_str(text: &str) -> Result<RequestHead, HeadError> {
         let head = Bytes::copy_from_slice(text.as_bytes());
-        assert_eq!(find_end(&head, 0), Some(head.len()), "{text:?}");
+        assert_eq!(find_head_end(&head, 0), Some(head.len()), "{text:?}");
         parse(&head, 100)
     }
 
@@ -215,7 +201,7 @@ mod tests {
         ];
         for (buf, want) in cases {
             assert_eq!(
-                find_end(buf, 0),
+                find_head_end(buf, 0),
                 *want,
                 "{:?}",
                 String::from_utf8_lossy(buf)
@@ -223,7 +209,7 @@ mod tests {
             // Searching in pieces finds the same end.
             let mut found = None;
             for len in 0..=buf.len() {
-                if let Some(end) = find_end(&buf[..len], len.saturating_sub(1)) {
+                if let Some(end) = find_head_end(&buf[..len], len.saturating_sub(1)) {
                     found = Some(end);
                     break;
                 }
