@@ -20,7 +20,12 @@ pub struct AdminState {
     registry: Mutex<Registry>,
     status: RwLock<Arc<serde_json::Value>>,
     config: RwLock<Arc<serde_json::Value>>,
+    live: RwLock<Vec<(String, LiveSection)>>,
 }
+
+/// A status section computed when `/api/v1/status` is read (for state that changes between
+/// config applies, such as origin health).
+pub type LiveSection = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 impl AdminState {
     /// A state that is not ready, with the given metrics registry.
@@ -30,6 +35,7 @@ impl AdminState {
             registry: Mutex::new(registry),
             status: RwLock::new(Arc::new(serde_json::Value::Null)),
             config: RwLock::new(Arc::new(serde_json::Value::Null)),
+            live: RwLock::new(Vec::new()),
         })
     }
 
@@ -53,12 +59,32 @@ impl AdminState {
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
     }
 
-    /// The current status document.
+    /// Adds a section `name` to `/api/v1/status`, computed at each read.
+    pub fn add_live_section(&self, name: &str, section: LiveSection) {
+        self.live
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name.to_owned(), section));
+    }
+
+    /// The current status document, with the live sections.
     pub fn status(&self) -> Arc<serde_json::Value> {
-        self.status
+        let status = self
+            .status
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        if live.is_empty() {
+            return status;
+        }
+        let mut status = (*status).clone();
+        if let Some(object) = status.as_object_mut() {
+            for (name, section) in live.iter() {
+                object.insert(name.clone(), section());
+            }
+        }
+        Arc::new(status)
     }
 
     /// The current config summary.

@@ -18,6 +18,10 @@ pub enum BackendId {
         /// The Service port (`spec.ports[].port`).
         port: u16,
     },
+    /// A torii `OriginPool`.
+    Pool(crate::PoolId),
+    /// A torii `LoadBalancer`.
+    LoadBalancer(crate::LoadBalancerId),
 }
 
 impl fmt::Display for BackendId {
@@ -28,6 +32,8 @@ impl fmt::Display for BackendId {
                 name,
                 port,
             } => write!(f, "{namespace}/{name}:{port}"),
+            BackendId::Pool(id) => write!(f, "pool {id}"),
+            BackendId::LoadBalancer(id) => write!(f, "loadbalancer {id}"),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod hostname;
 pub mod http_route;
 pub mod ids;
+pub mod lb;
 pub mod listener;
 pub mod status;
 
@@ -16,6 +17,12 @@ pub use backend::{AppProtocol, Backend, BackendId, BackendTarget, Endpoint, Weig
 pub use hostname::{HostnameMatch, InvalidHostname};
 pub use http_route::*;
 pub use ids::{GatewayId, ListenerId, RouteId, RouteKind};
+pub use lb::{
+    AffinityFailover, AffinityKey, FailoverPolicy, HashKey, HealthMonitor, InvalidStatusCodes,
+    LoadBalancer, LoadBalancerId, Location, MonitorId, MonitorProtocol, NotificationSink,
+    NotificationTarget, Origin, OriginAddress, OriginBalancing, OriginPool, OutlierDetection,
+    PoolId, SessionAffinity, SmtpTls, StatusCodes, Steering,
+};
 pub use listener::{
     ListenerConfig, ListenerProtocol, PortConfig, PortProtocol, TcpRoute, TcpRouteAttachment,
     TlsCertificate, TlsRoute, TlsRouteAttachment,
@@ -31,4 +38,8 @@ pub struct Config {
     pub ports: Vec<PortConfig>,
     /// Every backend referenced by a route, by id.
     pub backends: BTreeMap<BackendId, Arc<Backend>>,
+    /// Every `OriginPool`, by id (referenced by routes or load balancers, or not).
+    pub pools: BTreeMap<PoolId, Arc<OriginPool>>,
+    /// Every `LoadBalancer`, by id.
+    pub load_balancers: BTreeMap<LoadBalancerId, Arc<LoadBalancer>>,
 }

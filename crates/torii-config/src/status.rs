@@ -70,6 +70,9 @@ pub struct StatusReport {
     pub gateways: Vec<GatewayStatus>,
     /// Routes with at least one parent that is one of those Gateways.
     pub routes: Vec<RouteStatus>,
+    /// torii's own kinds (`HealthMonitor`, `OriginPool`, `LoadBalancer`).
+    #[serde(rename = "loadBalancing", skip_serializing_if = "Vec::is_empty")]
+    pub load_balancing: Vec<ObjectStatus>,
     /// Objects that were ignored, with why (unknown kinds, other controllers' classes, …).
     pub notes: Vec<String>,
 }
@@ -108,6 +111,19 @@ pub struct ListenerStatus {
     #[serde(rename = "supportedKinds")]
     pub supported_kinds: Vec<String>,
     /// Conditions (`Accepted`, `Programmed`, `ResolvedRefs`, `Conflicted`).
+    pub conditions: Vec<Condition>,
+}
+
+/// Status of one object of torii's own kinds.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectStatus {
+    /// The kind, e.g. `OriginPool`.
+    pub kind: &'static str,
+    /// The object's namespace.
+    pub namespace: String,
+    /// The object's name.
+    pub name: String,
+    /// `Accepted` and `ResolvedRefs`.
     pub conditions: Vec<Condition>,
 }
 

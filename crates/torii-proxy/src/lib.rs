@@ -15,6 +15,7 @@ pub mod io;
 pub mod listener;
 pub mod metrics;
 pub mod mirror;
+pub mod pools;
 pub mod proxy;
 pub mod service;
 mod signal;
@@ -24,5 +25,6 @@ pub mod upstream;
 pub mod weighted;
 
 pub use metrics::ProxyMetrics;
+pub use pools::{ClientLocator, LoadBalancing};
 pub use proxy::{ApplyError, ApplyReport, Proxy, ProxyOptions};
 pub use snapshot::Snapshot;

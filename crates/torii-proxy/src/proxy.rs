@@ -3,6 +3,7 @@
 
 use crate::listener::{bind_socket, ListenerHandle};
 use crate::metrics::ProxyMetrics;
+use crate::pools::LoadBalancing;
 use crate::snapshot::{Snapshot, SnapshotError};
 use crate::upstream::Upstreams;
 use arc_swap::ArcSwap;
@@ -84,6 +85,8 @@ pub(crate) struct Shared {
     /// HTTP/2 only (prior knowledge or ALPN `h2`).
     pub(crate) http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     pub(crate) mirror_permits: Arc<Semaphore>,
+    /// Pools, load balancers, health and client location.
+    pub(crate) load_balancing: Arc<LoadBalancing>,
     open_connections: AtomicUsize,
     idle: Notify,
 }
@@ -123,7 +126,11 @@ pub struct Proxy {
 
 impl Proxy {
     /// A proxy serving nothing yet. Must be created inside a tokio runtime.
-    pub fn new(options: ProxyOptions, metrics: Arc<ProxyMetrics>) -> Self {
+    pub fn new(
+        options: ProxyOptions,
+        metrics: Arc<ProxyMetrics>,
+        load_balancing: Arc<LoadBalancing>,
+    ) -> Self {
         let http1 = torii_http1::server::ServerOptions {
             max_head_bytes: options.max_header_bytes,
             max_headers: options.max_headers,
@@ -143,6 +150,7 @@ impl Proxy {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             upstreams: Upstreams::new(&options),
             mirror_permits: Arc::new(Semaphore::new(options.max_mirrors_in_flight)),
+            load_balancing,
             options,
             metrics,
             http1,
@@ -167,7 +175,13 @@ impl Proxy {
     /// the snapshot they started on; sockets kept are not touched. Nothing changes on error.
     pub async fn apply(&self, config: Config) -> Result<ApplyReport, ApplyError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let snapshot = Snapshot::build(Arc::new(config), generation, &self.shared.metrics)?;
+        let load_balancing = self.shared.load_balancing.build(&config).await;
+        let snapshot = Snapshot::build(
+            Arc::new(config),
+            generation,
+            &self.shared.metrics,
+            &load_balancing,
+        )?;
         let mut listeners = self.listeners.lock().await;
         let mut report = ApplyReport {
             generation,
@@ -217,6 +231,11 @@ impl Proxy {
         let mut addresses: Vec<_> = self.listeners.lock().await.keys().copied().collect();
         addresses.sort();
         addresses
+    }
+
+    /// Pools, load balancers and their health.
+    pub fn load_balancing(&self) -> &Arc<LoadBalancing> {
+        &self.shared.load_balancing
     }
 
     /// The metrics the proxy records.

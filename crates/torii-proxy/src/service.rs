@@ -5,8 +5,10 @@ use crate::downstream::ConnInfo;
 use crate::error::ProxyError;
 use crate::filters::{self, RedirectContext};
 use crate::mirror::{self, MirrorPlan};
+use crate::pools::SteeredBackend;
 use crate::proxy::Shared;
 use crate::snapshot::{RuleRuntime, Snapshot};
+use crate::upstream::UpstreamBody;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
@@ -16,7 +18,9 @@ use std::time::Instant;
 use torii_config::{
     AppProtocol, Cors, HeaderModifier, HttpFilter, HttpRule, PathMatch, UrlRewrite,
 };
+use torii_health::{FailureKind as HealthFailure, Outcome};
 use torii_routing::{RequestInfo, RouteOutcome};
+use torii_steering::{AttemptState, ClientLocation, FailureKind, RequestContext};
 
 /// Which counters a request is accounted under, found while it is handled.
 #[derive(Default)]
@@ -241,7 +245,20 @@ async fn proxy(
     let retry = rule.retry.as_ref().filter(|_| !has_body);
     let attempts = 1 + retry.map_or(0, |r| r.attempts);
     let mut body = Some(RequestBody::Downstream { body, copies });
+    let steered = upstream.steered.as_deref();
     let send_all = async {
+        if let Some(steered) = steered {
+            let send = SteeredSend {
+                shared,
+                conn,
+                steered,
+                path: &path_and_query,
+                protocol,
+                has_body,
+                timeout: rule.timeouts.backend_request,
+            };
+            return send.run(&mut parts, &mut body).await;
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -283,7 +300,7 @@ async fn proxy(
                 ),
             };
             if !retryable || attempt >= attempts {
-                return result;
+                return result.map(|response| (response, None));
             }
             if let Some(backoff) = retry.and_then(|r| r.backoff) {
                 tokio::time::sleep(backoff).await;
@@ -297,7 +314,11 @@ async fn proxy(
         None => send_all.await?,
     };
 
+    let (response, set_cookie) = response;
     let (mut response_parts, response_body) = response.into_parts();
+    if let Some(cookie) = set_cookie {
+        response_parts.headers.append(header::SET_COOKIE, cookie);
+    }
     if response_parts.status == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(downstream) = downstream_upgrade {
             let upstream_upgrade = response_parts.extensions.remove::<torii_http1::OnUpgrade>();
@@ -318,6 +339,114 @@ async fn proxy(
         response_parts,
         ResponseBody::Upstream(response_body),
     ))
+}
+
+/// One request to a pool or load balancer backend: steering picks the origin of each attempt,
+/// failures are reported to the origin's health and retried on another origin (or pool) as
+/// the load balancer's failover policy allows. Requests with a body are sent once (the body
+/// streams and is not kept for a replay).
+struct SteeredSend<'a> {
+    shared: &'a Shared,
+    conn: &'a ConnInfo,
+    steered: &'a SteeredBackend,
+    path: &'a PathAndQuery,
+    protocol: AppProtocol,
+    has_body: bool,
+    timeout: Option<std::time::Duration>,
+}
+
+impl SteeredSend<'_> {
+    async fn run(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &mut Option<RequestBody>,
+    ) -> Result<(Response<UpstreamBody>, Option<HeaderValue>), ProxyError> {
+        let lb = &self.steered.runtime;
+        let load_balancing = &self.shared.load_balancing;
+        let client_ip = load_balancing.client_ip(self.conn.peer.ip(), &parts.headers);
+        let located = load_balancing
+            .locator
+            .geo
+            .as_ref()
+            .and_then(|geo| geo.lookup(client_ip));
+        let location = located
+            .as_ref()
+            .map_or_else(ClientLocation::default, |l| ClientLocation {
+                country: Some(l.country.as_str()),
+                region: Some(l.region.code()),
+                coordinates: l.lat_lon,
+            });
+        let now = torii_steering::unix_seconds();
+        let mut rng = fastrand::Rng::new();
+        let mut attempts = AttemptState::default();
+        let idempotent = crate::upstream::is_idempotent(&parts.method);
+        let mut last: Option<Result<Response<UpstreamBody>, ProxyError>> = None;
+        loop {
+            let ctx = RequestContext::new(client_ip, &parts.headers, now).with_location(location);
+            let Some(pick) = lb.pick(&ctx, &mut rng, &mut attempts) else {
+                return last
+                    .unwrap_or(Err(ProxyError::NoEndpoints))
+                    .map(|response| (response, None));
+            };
+            let target = self
+                .steered
+                .target(pick.pool, pick.origin)
+                .ok_or(ProxyError::NoEndpoints)?;
+            let _in_flight = lb.start_request(&pick);
+            let uri = upstream_uri(&target.authority, self.path)?;
+            let mut request = Request::new(body.take().unwrap_or_else(RequestBody::empty));
+            *request.method_mut() = parts.method.clone();
+            *request.uri_mut() = uri;
+            *request.version_mut() = match self.protocol {
+                AppProtocol::H2c => Version::HTTP_2,
+                _ => Version::HTTP_11,
+            };
+            *request.headers_mut() = parts.headers.clone();
+            if let Some(host) = &target.host {
+                request.headers_mut().insert(header::HOST, host.clone());
+            }
+            let result = self
+                .shared
+                .upstreams
+                .send(self.protocol, target.address, request, self.timeout)
+                .await;
+            let failure = match &result {
+                Ok(response) if response.status().is_server_error() => {
+                    Some(FailureKind::Status(response.status().as_u16()))
+                }
+                Ok(_) => None,
+                Err(ProxyError::UpstreamConnect(_)) => Some(FailureKind::ConnectError),
+                Err(ProxyError::Upstream(_) | ProxyError::UpstreamProtocol(_)) => {
+                    Some(FailureKind::Reset)
+                }
+                Err(ProxyError::Timeout) => Some(FailureKind::Timeout),
+                Err(_) => None,
+            };
+            if let Some(health) = &target.health {
+                health.report(match failure {
+                    None => Outcome::Success,
+                    Some(FailureKind::ConnectError) => Outcome::Failure(HealthFailure::Connect),
+                    Some(FailureKind::Reset) => Outcome::Failure(HealthFailure::Reset),
+                    Some(FailureKind::Timeout) => Outcome::Failure(HealthFailure::Timeout),
+                    Some(FailureKind::Status(code)) => {
+                        Outcome::Failure(HealthFailure::Status(code))
+                    }
+                });
+            }
+            let Some(kind) = failure else {
+                let cookie = pick
+                    .set_cookie
+                    .as_ref()
+                    .map(|c| c.set_cookie_header(self.conn.tls));
+                return result.map(|response| (response, cookie));
+            };
+            let reached = !matches!(kind, FailureKind::ConnectError);
+            if self.has_body || !lb.should_retry(kind, idempotent, reached) {
+                return result.map(|response| (response, None));
+            }
+            last = Some(result);
+        }
+    }
 }
 
 /// What a redirect needs of the request besides its path.

@@ -161,6 +161,8 @@ pub struct BackendRuntime {
     pub endpoints: Vec<EndpointRuntime>,
     /// Failed connection attempts.
     pub connect_errors: Counter,
+    /// For `OriginPool` and `LoadBalancer` backends: the steering runtime.
+    pub steered: Option<Arc<crate::pools::SteeredBackend>>,
     next: AtomicUsize,
 }
 
@@ -194,11 +196,20 @@ impl Snapshot {
         config: Arc<Config>,
         generation: u64,
         metrics: &ProxyMetrics,
+        load_balancing: &crate::pools::LbSnapshot,
     ) -> Result<Self, SnapshotError> {
         let backends: FxHashMap<BackendId, Arc<BackendRuntime>> = config
             .backends
             .iter()
-            .map(|(id, backend)| (id.clone(), Arc::new(backend_runtime(id, backend, metrics))))
+            .map(|(id, backend)| {
+                let mut runtime = backend_runtime(id, backend, metrics);
+                runtime.steered = match id {
+                    BackendId::Service { .. } => None,
+                    BackendId::Pool(pool) => load_balancing.pools.get(pool).cloned(),
+                    BackendId::LoadBalancer(lb) => load_balancing.load_balancers.get(lb).cloned(),
+                };
+                (id.clone(), Arc::new(runtime))
+            })
             .collect();
         let mut ports = FxHashMap::default();
         let mut route_labels: FxHashMap<usize, Arc<String>> = FxHashMap::default();
@@ -304,6 +315,7 @@ fn backend_runtime(
             .clone(),
         label,
         endpoints,
+        steered: None,
         next: AtomicUsize::new(0),
     }
 }

@@ -195,7 +195,7 @@ impl Http1Pool {
 }
 
 /// Methods a repeat of which has the same effect (RFC 9110 §9.2.2).
-fn is_idempotent(method: &http::Method) -> bool {
+pub(crate) fn is_idempotent(method: &http::Method) -> bool {
     use http::Method;
     matches!(
         *method,

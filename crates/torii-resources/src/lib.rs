@@ -5,6 +5,7 @@
 //! are the `gateway-api` crate's types (experimental channel, a superset of standard), core
 //! objects are `k8s-openapi`'s, so file mode and a Kubernetes source share one model.
 
+pub mod lb;
 pub mod load;
 pub mod origin;
 pub mod set;
@@ -28,6 +29,8 @@ pub mod wire {
     pub use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
     pub use k8s_openapi::api::discovery::v1::EndpointSlice;
     pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    pub use crate::lb::{HealthMonitor, LoadBalancer, OriginPool};
 
     /// The `gateway-api` crate's modules, for the nested spec types.
     pub use gateway_api::experimental as gateway;

@@ -60,6 +60,12 @@ pub struct ResourceSet {
     pub tcp_routes: Vec<Located<TcpRoute>>,
     /// `ReferenceGrant`.
     pub reference_grants: Vec<Located<ReferenceGrant>>,
+    /// `torii.dev` `HealthMonitor`.
+    pub health_monitors: Vec<Located<HealthMonitor>>,
+    /// `torii.dev` `OriginPool`.
+    pub origin_pools: Vec<Located<OriginPool>>,
+    /// `torii.dev` `LoadBalancer`.
+    pub load_balancers: Vec<Located<LoadBalancer>>,
 }
 
 impl ResourceSet {
@@ -76,6 +82,9 @@ impl ResourceSet {
             + self.tls_routes.len()
             + self.tcp_routes.len()
             + self.reference_grants.len()
+            + self.health_monitors.len()
+            + self.origin_pools.len()
+            + self.load_balancers.len()
     }
 
     /// True when the set holds no object.

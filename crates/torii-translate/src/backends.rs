@@ -3,10 +3,14 @@
 
 use crate::conditions::{reason, Problem};
 use crate::index::{Index, RefFrom, RefTo, GATEWAY_GROUP};
+use crate::lb::{LoadBalancing, TORII_GROUP};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use torii_config::{AppProtocol, Backend, BackendId, BackendTarget, Endpoint, RouteId, RouteKind};
+use torii_config::{
+    AppProtocol, Backend, BackendId, BackendTarget, Endpoint, LoadBalancerId, PoolId, RouteId,
+    RouteKind,
+};
 use torii_resources::wire::gateway::{grpcroutes, httproutes, tcproutes, tlsroutes};
 use torii_resources::wire::Service;
 
@@ -63,14 +67,49 @@ pub(crate) struct RefLog {
 #[derive(Debug)]
 pub(crate) struct Backends<'a> {
     index: &'a Index<'a>,
+    load_balancing: &'a LoadBalancing,
     built: HashMap<BackendId, Arc<Backend>>,
+}
+
+/// A Service port that cannot be a backend, with why.
+#[derive(Debug)]
+pub(crate) struct ServiceBackendError(pub Problem);
+
+/// The backend of port `port` of Service `namespace/name` (no permission check: the caller
+/// made it). Used by routes and by `OriginPool` origins that name a Service.
+pub(crate) fn service_backend(
+    index: &Index<'_>,
+    namespace: &str,
+    name: &str,
+    port: u16,
+) -> Result<Backend, ServiceBackendError> {
+    let not_found =
+        |message: String| ServiceBackendError(Problem::new(reason::BACKEND_NOT_FOUND, message));
+    let service = index
+        .service(namespace, name)
+        .ok_or_else(|| not_found(format!("Service {namespace}/{name} does not exist")))?;
+    let service_port = find_port(service, port)
+        .ok_or_else(|| not_found(format!("Service {namespace}/{name} has no port {port}")))?;
+    check_protocol(
+        RouteKind::Http,
+        &service_port,
+        &format!("{namespace}/{name}"),
+    )
+    .map_err(ServiceBackendError)?;
+    let id = BackendId::Service {
+        namespace: Arc::from(namespace),
+        name: Arc::from(name),
+        port: service_port.port,
+    };
+    Ok(build(index, id, namespace, name, service_port))
 }
 
 impl<'a> Backends<'a> {
     /// A resolver over `index`.
-    pub fn new(index: &'a Index<'a>) -> Self {
+    pub fn new(index: &'a Index<'a>, load_balancing: &'a LoadBalancing) -> Self {
         Backends {
             index,
+            load_balancing,
             built: HashMap::new(),
         }
     }
@@ -104,6 +143,9 @@ impl<'a> Backends<'a> {
         let kind = backend.kind.unwrap_or("Service");
         let name = backend.name;
         let namespace = backend.namespace.unwrap_or(&route.namespace);
+        if group == TORII_GROUP && matches!(kind, "OriginPool" | "LoadBalancer") {
+            return self.resolve_torii(route, kind, namespace, name);
+        }
         if !group.is_empty() || kind != "Service" {
             let shown = if group.is_empty() {
                 kind.to_string()
@@ -112,7 +154,7 @@ impl<'a> Backends<'a> {
             };
             return Err(Problem::new(
                 reason::INVALID_KIND,
-                format!("backendRef {shown} {name}: only core Services are supported"),
+                format!("backendRef {shown} {name}: only core Services and torii.dev OriginPools and LoadBalancers are supported"),
             ));
         }
         let permitted = self.index.reference_permitted(
@@ -158,6 +200,74 @@ impl<'a> Backends<'a> {
             let backend = build(self.index, id.clone(), namespace, name, service_port);
             self.built.insert(id.clone(), Arc::new(backend));
         }
+        Ok(id)
+    }
+
+    /// Resolves a backendRef to a torii.dev `OriginPool` or `LoadBalancer`.
+    fn resolve_torii(
+        &mut self,
+        route: &RouteId,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<BackendId, Problem> {
+        let permitted = self.index.reference_permitted(
+            RefFrom {
+                group: GATEWAY_GROUP,
+                kind: route.kind.as_str(),
+                namespace: &route.namespace,
+            },
+            RefTo {
+                group: TORII_GROUP,
+                kind,
+                namespace,
+                name,
+            },
+        );
+        if !permitted {
+            return Err(Problem::new(
+                reason::REF_NOT_PERMITTED,
+                format!("backendRef to {kind} {namespace}/{name} is not permitted by any ReferenceGrant"),
+            ));
+        }
+        if !matches!(route.kind, RouteKind::Http | RouteKind::Grpc) {
+            return Err(Problem::new(
+                reason::INVALID_KIND,
+                format!("backendRef {kind} {namespace}/{name}: pools and load balancers serve HTTP and gRPC routes only"),
+            ));
+        }
+        let not_found = || {
+            Problem::new(
+                reason::BACKEND_NOT_FOUND,
+                format!("{kind} {namespace}/{name} does not exist or is not accepted"),
+            )
+        };
+        let (id, protocol) = if kind == "OriginPool" {
+            let id = PoolId::new(namespace, name);
+            let pool = self.load_balancing.pools.get(&id).ok_or_else(not_found)?;
+            (BackendId::Pool(id), pool.protocol)
+        } else {
+            let id = LoadBalancerId::new(namespace, name);
+            let lb = self
+                .load_balancing
+                .load_balancers
+                .get(&id)
+                .ok_or_else(not_found)?;
+            let protocol = lb
+                .default_pools
+                .iter()
+                .chain(&lb.fallback_pool)
+                .find_map(|p| self.load_balancing.pools.get(p))
+                .map_or(AppProtocol::Http1, |p| p.protocol);
+            (BackendId::LoadBalancer(id), protocol)
+        };
+        self.built.entry(id.clone()).or_insert_with(|| {
+            Arc::new(Backend {
+                id: id.clone(),
+                protocol,
+                endpoints: Vec::new(),
+            })
+        });
         Ok(id)
     }
 

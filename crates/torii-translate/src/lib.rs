@@ -20,6 +20,7 @@ mod backends;
 mod duration;
 mod gateway;
 mod index;
+mod lb;
 mod routes;
 mod selector;
 
@@ -69,7 +70,8 @@ pub fn translate(set: &ResourceSet, options: &TranslateOptions) -> Translation {
     let mut gateways = gateway::gateways(set, &classes, options, &index, &mut status);
     gateway::resolve_conflicts(&mut gateways);
 
-    let mut routes = routes::Routes::new(&index, gateways);
+    let load_balancing = lb::translate(set, &index, &mut status);
+    let mut routes = routes::Routes::new(&index, &load_balancing, gateways);
     routes.attach_all(set);
     let ports = gateway::build_ports(&routes.gateways);
 
@@ -80,7 +82,12 @@ pub fn translate(set: &ResourceSet, options: &TranslateOptions) -> Translation {
     status.notes.append(&mut routes.notes);
     let backends = routes.backends.into_config(&routes.used);
     Translation {
-        config: Config { ports, backends },
+        config: Config {
+            ports,
+            backends,
+            pools: load_balancing.pools.clone(),
+            load_balancers: load_balancing.load_balancers.clone(),
+        },
         status,
     }
 }

@@ -1,6 +1,8 @@
 //! The `torii` binary: `serve`, `validate` and `demo`.
 
 mod demo;
+mod dns;
+mod lb;
 mod logging;
 mod serve;
 mod summary;
@@ -10,6 +12,12 @@ use clap::{Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The process allocator: mimalloc, whose thread-local free lists make the
+/// per-request header maps and bodies cheap (glibc's malloc cost ~3k instructions
+/// per proxied request in callgrind; see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit code for an invalid startup configuration (sysexits' EX_USAGE).
 pub const EXIT_INVALID_CONFIG: u8 = 64;
@@ -60,6 +68,20 @@ pub struct RunArgs {
     /// How long SIGTERM waits for in-flight requests before exiting.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: std::time::Duration,
+    /// A MaxMind-format (`.mmdb`) country or city database for geo and proximity steering.
+    #[arg(long)]
+    pub geoip_db: Option<PathBuf>,
+    /// A proxy (address or CIDR) whose `X-Forwarded-For` gives the client address for
+    /// steering (repeatable).
+    #[arg(long = "trusted-proxy")]
+    pub trusted_proxies: Vec<String>,
+    /// Serve authoritative DNS for load-balancer hostnames on this address (UDP and TCP).
+    #[arg(long)]
+    pub dns: Option<SocketAddr>,
+    /// A DNS zone served with `--dns` (repeatable); default: each load-balancer hostname is
+    /// its own zone.
+    #[arg(long = "dns-zone")]
+    pub dns_zones: Vec<String>,
 }
 
 /// Paths given with `-f`.

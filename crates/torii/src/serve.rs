@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use torii_admin::AdminState;
-use torii_proxy::{Proxy, ProxyMetrics, ProxyOptions};
+use torii_proxy::{LoadBalancing, Proxy, ProxyMetrics, ProxyOptions};
 use torii_resources::LoadReport;
 use torii_source_file::FileSource;
 use torii_translate::{translate, TranslateOptions};
@@ -36,6 +36,10 @@ pub struct Controller {
     pub proxy: Arc<Proxy>,
     pub admin: Arc<AdminState>,
     pub options: TranslateOptions,
+    /// Load-balancer notification targets, updated with each config.
+    pub notifications: Arc<crate::lb::Notifications>,
+    /// The DNS responder (`--dns`) and the zones asked for.
+    pub dns: Option<(torii_dns::DnsHandle, Vec<String>)>,
 }
 
 impl Controller {
@@ -55,6 +59,9 @@ impl Controller {
         let translation = translate(&report.set, &self.options);
         let translated = started.elapsed();
         let config_summary = summary::config(&translation.config);
+        if let Err(error) = self.notifications.update(&translation.config) {
+            tracing::error!(error = %format!("{error:#}"), "notifications not updated");
+        }
         let applied = match self.proxy.apply(translation.config).await {
             Ok(applied) => applied,
             Err(error) => {
@@ -63,6 +70,14 @@ impl Controller {
             }
         };
         self.proxy.metrics().reload(true);
+        if let Some((dns, zones)) = &self.dns {
+            let load_balancing = self.proxy.load_balancing().clone();
+            let answers = crate::dns::LbAnswers::new(&load_balancing.current(), load_balancing);
+            match answers.zones(zones) {
+                Ok(zone_set) => dns.update(zone_set, Arc::new(answers)),
+                Err(error) => tracing::error!(%error, "DNS zones not updated"),
+            }
+        }
         for (address, error) in &applied.bind_errors {
             tracing::error!(%address, %error, "cannot bind listener");
         }
@@ -126,7 +141,54 @@ pub async fn run(
 ) -> ExitCode {
     let mut registry = Registry::default();
     let metrics = ProxyMetrics::register(&mut registry);
+    let started = crate::lb::locator(&run).and_then(|locator| {
+        let notifications = crate::lb::Notifications::new()?;
+        let listener: Arc<dyn torii_health::HealthListener> = notifications.clone();
+        let load_balancing = LoadBalancing::new(locator, Some(listener))
+            .context("cannot start the health checker")?;
+        Ok((notifications, Arc::new(load_balancing)))
+    });
+    let (notifications, load_balancing) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "cannot start");
+            return ExitCode::from(1);
+        }
+    };
+    registry.register_collector(Box::new(load_balancing.checker().collector()));
     let admin = AdminState::new(registry);
+    {
+        let load_balancing = load_balancing.clone();
+        admin.add_live_section(
+            "origins",
+            Arc::new(move || {
+                serde_json::to_value(load_balancing.checker().snapshot()).unwrap_or_default()
+            }),
+        );
+    }
+    let dns = match run.dns {
+        None => None,
+        Some(address) => {
+            let bound = torii_dns::DnsServer::bind(
+                address,
+                torii_dns::ZoneSet::empty(),
+                Arc::new(torii_dns::EmptySource),
+                torii_dns::DnsOptions::default(),
+            );
+            match bound {
+                Ok(server) => {
+                    let handle = server.handle();
+                    server.spawn(torii_dns::CancellationToken::new());
+                    tracing::info!(%address, "DNS responder listening");
+                    Some((handle, run.dns_zones.clone()))
+                }
+                Err(error) => {
+                    tracing::error!(error = %format!("{:#}", anyhow::Error::from(error)), "cannot start");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    };
     let options = ProxyOptions {
         access_log: run.access_log,
         header_read_timeout: run.header_read_timeout,
@@ -134,8 +196,10 @@ pub async fn run(
         ..ProxyOptions::default()
     };
     let controller = Controller {
-        proxy: Arc::new(Proxy::new(options, metrics)),
+        proxy: Arc::new(Proxy::new(options, metrics, load_balancing)),
         admin: admin.clone(),
+        notifications,
+        dns,
         options: TranslateOptions {
             controller_name: "torii.dev/gateway-controller".to_string(),
             default_address: run.default_address,

@@ -50,7 +50,10 @@ wire_objects!(
     GrpcRoute,
     TlsRoute,
     TcpRoute,
-    ReferenceGrant
+    ReferenceGrant,
+    HealthMonitor,
+    OriginPool,
+    LoadBalancer
 );
 
 impl WireObject for Secret {
@@ -168,6 +171,9 @@ fn read_known(known: KnownKind, cx: &Context<'_, '_>, report: &mut LoadReport) {
         KnownKind::TlsRoute => read(known, cx, report, |s| &mut s.tls_routes),
         KnownKind::TcpRoute => read(known, cx, report, |s| &mut s.tcp_routes),
         KnownKind::ReferenceGrant => read(known, cx, report, |s| &mut s.reference_grants),
+        KnownKind::HealthMonitor => read(known, cx, report, |s| &mut s.health_monitors),
+        KnownKind::OriginPool => read(known, cx, report, |s| &mut s.origin_pools),
+        KnownKind::LoadBalancer => read(known, cx, report, |s| &mut s.load_balancers),
     }
 }
 

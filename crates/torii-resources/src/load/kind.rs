@@ -6,6 +6,8 @@ const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 const GATEWAY_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha2", "v1alpha3"];
 /// The API group of torii's own kinds.
 const TORII_GROUP: &str = "torii.dev";
+/// The versions of [`TORII_GROUP`] the loader reads.
+const TORII_VERSIONS: &[&str] = &["v1alpha1"];
 
 /// A kind the loader reads into the [`ResourceSet`](crate::ResourceSet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,9 @@ pub(crate) enum KnownKind {
     TlsRoute,
     TcpRoute,
     ReferenceGrant,
+    HealthMonitor,
+    OriginPool,
+    LoadBalancer,
 }
 
 /// What the loader does with a document of some `apiVersion` and `kind`.
@@ -41,7 +46,7 @@ pub(crate) enum Lookup {
 
 impl KnownKind {
     /// Every known kind, for lookups and tests.
-    pub(crate) const ALL: [KnownKind; 11] = [
+    pub(crate) const ALL: [KnownKind; 14] = [
         KnownKind::Namespace,
         KnownKind::Service,
         KnownKind::Secret,
@@ -53,6 +58,9 @@ impl KnownKind {
         KnownKind::TlsRoute,
         KnownKind::TcpRoute,
         KnownKind::ReferenceGrant,
+        KnownKind::HealthMonitor,
+        KnownKind::OriginPool,
+        KnownKind::LoadBalancer,
     ];
 
     /// The `kind` field's value.
@@ -69,6 +77,9 @@ impl KnownKind {
             KnownKind::TlsRoute => "TLSRoute",
             KnownKind::TcpRoute => "TCPRoute",
             KnownKind::ReferenceGrant => "ReferenceGrant",
+            KnownKind::HealthMonitor => "HealthMonitor",
+            KnownKind::OriginPool => "OriginPool",
+            KnownKind::LoadBalancer => "LoadBalancer",
         }
     }
 
@@ -77,6 +88,9 @@ impl KnownKind {
         match self {
             KnownKind::Namespace | KnownKind::Service | KnownKind::Secret => "",
             KnownKind::EndpointSlice => "discovery.k8s.io",
+            KnownKind::HealthMonitor | KnownKind::OriginPool | KnownKind::LoadBalancer => {
+                TORII_GROUP
+            }
             _ => GATEWAY_GROUP,
         }
     }
@@ -85,6 +99,7 @@ impl KnownKind {
     fn versions(self) -> &'static [&'static str] {
         match self.group() {
             GATEWAY_GROUP => GATEWAY_VERSIONS,
+            TORII_GROUP => TORII_VERSIONS,
             _ => &["v1"],
         }
     }
@@ -200,7 +215,10 @@ mod tests {
                 "BackendTLSPolicy",
                 Lookup::Unsupported,
             ),
-            ("torii.dev/v1alpha1", "OriginPool", Lookup::Unsupported),
+            ("torii.dev/v1alpha1", "OriginPool", Lookup::Known(OriginPool)),
+            ("torii.dev/v1alpha1", "LoadBalancer", Lookup::Known(LoadBalancer)),
+            ("torii.dev/v1alpha1", "HealthMonitor", Lookup::Known(HealthMonitor)),
+            ("torii.dev/v1alpha1", "RolloutPolicy", Lookup::Unsupported),
             ("apps/v1", "Deployment", Lookup::Unknown),
             ("v1", "ConfigMap", Lookup::Unknown),
             ("example.com/v1", "Widget", Lookup::Unknown),

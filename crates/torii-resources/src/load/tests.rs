@@ -269,7 +269,7 @@ kind: ConfigMap
 metadata: {name: cm}
 ---
 apiVersion: torii.dev/v1alpha1
-kind: OriginPool
+kind: Rollout
 metadata: {name: pool}
 ---
 apiVersion: v1
@@ -294,7 +294,7 @@ extra: 1
         [
             "w.yaml:1: Deployment apps/web: unknown kind in `apps/v1`, ignored",
             "w.yaml:5: ConfigMap cm: unknown kind in `v1`, ignored",
-            "w.yaml:9: OriginPool pool: unsupported kind in `torii.dev/v1alpha1`, ignored",
+            "w.yaml:9: Rollout pool: unsupported kind in `torii.dev/v1alpha1`, ignored",
             "w.yaml:13: Service default/svc: spec.ports[0].bogus: unknown field, ignored",
             "w.yaml:18: HTTPRoute default/r: metadata.colour: unknown field, ignored",
             "w.yaml:18: HTTPRoute default/r: spec.rules[0].matches[0].fuzzy: unknown field, ignored",

@@ -87,7 +87,11 @@ pub(crate) struct Routes<'a> {
 
 impl<'a> Routes<'a> {
     /// Prepares to attach routes to `gateways`.
-    pub fn new(index: &'a Index<'a>, gateways: Vec<GatewayState<'a>>) -> Self {
+    pub fn new(
+        index: &'a Index<'a>,
+        load_balancing: &'a crate::lb::LoadBalancing,
+        gateways: Vec<GatewayState<'a>>,
+    ) -> Self {
         let by_name = gateways
             .iter()
             .enumerate()
@@ -97,7 +101,7 @@ impl<'a> Routes<'a> {
             index,
             gateways,
             by_name,
-            backends: Backends::new(index),
+            backends: Backends::new(index, load_balancing),
             used: HashSet::new(),
             statuses: Vec::new(),
             notes: Vec::new(),

@@ -12,6 +12,7 @@ mod errors;
 mod grpc;
 mod headers;
 mod l4;
+mod load_balancing;
 mod mirror;
 mod reload;
 mod routing;

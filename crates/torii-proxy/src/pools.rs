@@ -1,0 +1,335 @@
+//! Global load balancing in the data plane: the runtime of `OriginPool` and `LoadBalancer`
+//! backends (torii-steering), their health (torii-health) and client location (torii-geo).
+//!
+//! [`LoadBalancing`] lives as long as the proxy; each config builds an [`LbSnapshot`] from it
+//! (carrying origin state, health and affinity sessions over from the previous one) that the
+//! [`crate::snapshot::Snapshot`] hands to the backends that name a pool or a load balancer.
+//! Origins are flattened to one address each before steering sees them: a Service origin
+//! becomes one origin per ready endpoint (`name/ip:port`), a DNS name one per address it
+//! resolved to at apply time.
+
+use http::uri::Authority;
+use http::HeaderValue;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
+use torii_config::{
+    Config, FailoverPolicy, LoadBalancer, LoadBalancerId, Origin, OriginAddress, OriginPool,
+    PoolId, Steering,
+};
+use torii_geo::{GeoDb, TrustedProxies};
+use torii_health::{
+    CheckerOptions, HealthChange, HealthChecker, HealthError, HealthListener, OriginHandle,
+    OriginKey, Target,
+};
+use torii_steering::{
+    AffinitySecret, AffinityTable, LbOptions, LoadBalancerRuntime, OriginState, PoolRuntime,
+};
+
+/// Where the client is, for geo and proximity steering.
+#[derive(Default)]
+pub struct ClientLocator {
+    /// The MaxMind-format database, if one was given.
+    pub geo: Option<GeoDb>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted: TrustedProxies,
+}
+
+/// One origin address as the proxy sends to it.
+pub struct OriginTarget {
+    /// The health key (`pool/origin`).
+    pub key: OriginKey,
+    /// The address.
+    pub address: SocketAddr,
+    /// `ip:port` as a URI authority.
+    pub authority: Authority,
+    /// `Host` to send instead of the client's.
+    pub host: Option<HeaderValue>,
+    /// The origin's health cell (passive outcomes are reported to it).
+    pub health: Option<OriginHandle>,
+}
+
+/// A backend steered over pools: a `LoadBalancer`, or an `OriginPool` named directly (then a
+/// one-pool failover load balancer).
+pub struct SteeredBackend {
+    /// The steering runtime.
+    pub runtime: Arc<LoadBalancerRuntime>,
+    /// The origins of each pool of [`LoadBalancerRuntime::pools`], same order.
+    pub pools: Vec<Arc<Vec<OriginTarget>>>,
+}
+
+impl SteeredBackend {
+    /// The target of a pick.
+    pub fn target(&self, pool: usize, origin: usize) -> Option<&OriginTarget> {
+        self.pools.get(pool)?.get(origin)
+    }
+}
+
+/// The pools and load balancers of one config.
+#[derive(Default)]
+pub struct LbSnapshot {
+    /// `OriginPool` backends.
+    pub pools: HashMap<PoolId, Arc<SteeredBackend>>,
+    /// `LoadBalancer` backends.
+    pub load_balancers: HashMap<LoadBalancerId, Arc<SteeredBackend>>,
+}
+
+/// State that outlives snapshots: origin states, the health checker, affinity tables.
+pub struct LoadBalancing {
+    checker: HealthChecker,
+    states: Arc<RwLock<HashMap<OriginKey, Arc<OriginState>>>>,
+    previous: Mutex<Previous>,
+    secret: AffinitySecret,
+    current: RwLock<Arc<LbSnapshot>>,
+    /// Client location.
+    pub locator: ClientLocator,
+}
+
+#[derive(Default)]
+struct Previous {
+    pools: HashMap<PoolId, Arc<PoolRuntime>>,
+    tables: HashMap<LoadBalancerId, Arc<AffinityTable>>,
+}
+
+/// Copies every health change into the steering state, then passes it on.
+struct Relay {
+    states: Arc<RwLock<HashMap<OriginKey, Arc<OriginState>>>>,
+    next: Option<Arc<dyn HealthListener>>,
+}
+
+impl HealthListener for Relay {
+    fn health_changed(&self, change: &HealthChange) {
+        if let Some(state) = self
+            .states
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&change.key)
+        {
+            state.set_healthy(change.healthy);
+            if let Some(rtt) = change.rtt {
+                state.record_rtt(rtt);
+            }
+        }
+        if let Some(next) = &self.next {
+            next.health_changed(change);
+        }
+    }
+}
+
+impl LoadBalancing {
+    /// Starts the health checker (inside a tokio runtime). `listener` also gets every health
+    /// change (for logs, metrics and notifications).
+    pub fn new(
+        locator: ClientLocator,
+        listener: Option<Arc<dyn HealthListener>>,
+    ) -> Result<Self, HealthError> {
+        let states = Arc::new(RwLock::new(HashMap::new()));
+        let relay = Arc::new(Relay {
+            states: states.clone(),
+            next: listener,
+        });
+        Ok(LoadBalancing {
+            checker: HealthChecker::new(CheckerOptions::default(), relay)?,
+            states,
+            previous: Mutex::new(Previous::default()),
+            secret: AffinitySecret::random(),
+            current: RwLock::new(Arc::new(LbSnapshot::default())),
+            locator,
+        })
+    }
+
+    /// The health checker (status, metrics).
+    pub fn checker(&self) -> &HealthChecker {
+        &self.checker
+    }
+
+    /// Builds the runtime of `config`'s pools and load balancers, carrying state over from the
+    /// previous build, and points the health checker at the new set of origins.
+    pub async fn build(&self, config: &Config) -> Arc<LbSnapshot> {
+        let now = torii_steering::unix_seconds();
+        let mut flattened = HashMap::new();
+        for (id, pool) in &config.pools {
+            flattened.insert(id.clone(), Arc::new(flatten(pool).await));
+        }
+        let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        let mut runtimes: HashMap<PoolId, Arc<PoolRuntime>> = HashMap::new();
+        for (id, pool) in &flattened {
+            let runtime =
+                PoolRuntime::reload(pool.clone(), previous.pools.get(id).map(|p| &**p), now);
+            runtimes.insert(id.clone(), Arc::new(runtime));
+        }
+        // Health: one target per flattened origin; steering reads the state the relay writes.
+        let mut targets = Vec::new();
+        let mut states = HashMap::new();
+        for (id, pool) in &flattened {
+            let runtime = &runtimes[id];
+            for (origin, state) in pool.origins.iter().zip(runtime.states()) {
+                let key = OriginKey::new(id.clone(), origin.name.clone());
+                states.insert(key, state.clone());
+            }
+            for target in Target::for_pool(pool) {
+                targets.push(target);
+            }
+        }
+        *self.states.write().unwrap_or_else(|e| e.into_inner()) = states;
+        self.checker.update(targets);
+
+        let targets_of = |id: &PoolId| -> Arc<Vec<OriginTarget>> {
+            let Some(pool) = flattened.get(id) else {
+                return Arc::new(Vec::new());
+            };
+            Arc::new(
+                pool.origins
+                    .iter()
+                    .filter_map(|origin| {
+                        let OriginAddress::Socket(address) = origin.address else {
+                            return None;
+                        };
+                        let key = OriginKey::new(id.clone(), origin.name.clone());
+                        Some(OriginTarget {
+                            health: self.checker.handle(&key),
+                            key,
+                            address,
+                            authority: Authority::try_from(address.to_string()).ok()?,
+                            host: origin.host_override.clone(),
+                        })
+                    })
+                    .collect(),
+            )
+        };
+        let mut pool_targets: HashMap<PoolId, Arc<Vec<OriginTarget>>> = HashMap::new();
+        for id in flattened.keys() {
+            pool_targets.insert(id.clone(), targets_of(id));
+        }
+        let steered = |lb: Arc<LoadBalancer>, table: Option<Arc<AffinityTable>>| {
+            let runtime = LoadBalancerRuntime::with_options(
+                lb,
+                |id| runtimes.get(id).cloned(),
+                LbOptions {
+                    secret: self.secret,
+                    table,
+                    ..LbOptions::default()
+                },
+            );
+            let pools = runtime
+                .pools()
+                .iter()
+                .map(|p| pool_targets.get(p.id()).cloned().unwrap_or_default())
+                .collect();
+            Arc::new(SteeredBackend {
+                runtime: Arc::new(runtime),
+                pools,
+            })
+        };
+        let mut snapshot = LbSnapshot::default();
+        let mut tables = HashMap::new();
+        for (id, lb) in &config.load_balancers {
+            let backend = steered(lb.clone(), previous.tables.get(id).cloned());
+            if let Some(table) = backend.runtime.affinity_table() {
+                tables.insert(id.clone(), table.clone());
+            }
+            snapshot.load_balancers.insert(id.clone(), backend);
+        }
+        for id in config.pools.keys() {
+            snapshot.pools.insert(
+                id.clone(),
+                steered(Arc::new(pool_as_load_balancer(id)), None),
+            );
+        }
+        *previous = Previous {
+            pools: runtimes,
+            tables,
+        };
+        let snapshot = Arc::new(snapshot);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = snapshot.clone();
+        snapshot
+    }
+
+    /// The pools and load balancers of the config applied last.
+    pub fn current(&self) -> Arc<LbSnapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The client's location, if a database is loaded and knows the address.
+    pub fn locate(&self, client: IpAddr) -> Option<torii_geo::ClientLocation> {
+        self.locator.geo.as_ref()?.lookup(client)
+    }
+
+    /// The client's address (from `X-Forwarded-For` when the peer is a trusted proxy).
+    pub fn client_ip(&self, peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
+        if self.locator.trusted.is_empty() {
+            return peer;
+        }
+        let lines = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(HeaderValue::as_bytes);
+        torii_geo::client_address_from_lines(peer, lines, &self.locator.trusted)
+    }
+}
+
+/// A one-pool failover load balancer, for routes that name an `OriginPool` directly.
+fn pool_as_load_balancer(id: &PoolId) -> LoadBalancer {
+    LoadBalancer {
+        id: LoadBalancerId {
+            namespace: id.namespace.clone(),
+            name: id.name.clone(),
+        },
+        hostnames: Vec::new(),
+        default_pools: vec![id.clone()],
+        fallback_pool: None,
+        steering: Steering::Failover,
+        session_affinity: None,
+        failover: FailoverPolicy::default(),
+        dns_ttl: 30,
+        notifications: Vec::new(),
+    }
+}
+
+/// The pool with one socket address per origin: Service origins become one origin per ready
+/// endpoint, DNS names one per resolved address (`name/address`).
+async fn flatten(pool: &OriginPool) -> OriginPool {
+    let mut origins = Vec::with_capacity(pool.origins.len());
+    for origin in &pool.origins {
+        let addresses: Vec<SocketAddr> = match &origin.address {
+            OriginAddress::Socket(_) => {
+                origins.push(origin.clone());
+                continue;
+            }
+            OriginAddress::Service { endpoints, .. } => endpoints.clone(),
+            OriginAddress::Host { host, port } => {
+                match tokio::net::lookup_host((&**host, *port)).await {
+                    Ok(found) => {
+                        let mut found: Vec<SocketAddr> = found.collect();
+                        found.sort();
+                        found.dedup();
+                        found
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, pool = %pool.id, origin = %origin.name, "origin name did not resolve");
+                        Vec::new()
+                    }
+                }
+            }
+        };
+        let single = addresses.len() == 1;
+        for address in addresses {
+            origins.push(Origin {
+                name: if single {
+                    origin.name.clone()
+                } else {
+                    format!("{}/{address}", origin.name).into()
+                },
+                address: OriginAddress::Socket(address),
+                ..origin.clone()
+            });
+        }
+    }
+    OriginPool {
+        origins,
+        ..pool.clone()
+    }
+}

@@ -1,0 +1,143 @@
+//! Global load balancing at the binary's edge: client location flags, health events turned
+//! into notifications, the DNS responder, and origin health in `/api/v1/status`.
+
+use crate::RunArgs;
+use anyhow::Context;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use torii_config::{Config, NotificationSink, SmtpTls};
+use torii_health::{HealthChange, HealthListener};
+use torii_notify::{Event, EventKind, Notifier, NotifierConfig, SinkConfig};
+use torii_proxy::ClientLocator;
+
+/// The client locator from `--geoip-db` and `--trusted-proxy`.
+pub fn locator(run: &RunArgs) -> anyhow::Result<ClientLocator> {
+    let geo = match &run.geoip_db {
+        None => None,
+        Some(path) => Some(
+            torii_geo::GeoDb::open(path)
+                .with_context(|| format!("cannot open --geoip-db {}", path.display()))?,
+        ),
+    };
+    let trusted =
+        torii_geo::TrustedProxies::new(&run.trusted_proxies).context("invalid --trusted-proxy")?;
+    Ok(ClientLocator { geo, trusted })
+}
+
+/// Which load balancers use which pools, and the notifier built from their targets.
+pub struct Notifications {
+    notifier: Notifier,
+    /// Pool (`ns/name`) → load balancers (`ns/name`) that use it, from the applied config.
+    users: RwLock<Vec<(String, String)>>,
+}
+
+impl Notifications {
+    /// A notifier with no sinks yet (inside a tokio runtime).
+    pub fn new() -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Notifications {
+            notifier: Notifier::new(NotifierConfig::default())
+                .context("cannot start notifications")?,
+            users: RwLock::new(Vec::new()),
+        }))
+    }
+
+    /// Points the notifier at the notification targets of `config`'s load balancers.
+    pub fn update(&self, config: &Config) -> anyhow::Result<()> {
+        let mut sinks = Vec::new();
+        let mut seen = HashSet::new();
+        let mut users = Vec::new();
+        for (id, lb) in &config.load_balancers {
+            for pool in lb.default_pools.iter().chain(&lb.fallback_pool) {
+                users.push((pool.to_string(), id.to_string()));
+            }
+            for target in &lb.notifications {
+                let name = format!("{id}/{}", target.name);
+                if !seen.insert(name.clone()) {
+                    continue;
+                }
+                let pools: Vec<String> = target.pools.iter().map(ToString::to_string).collect();
+                let sink = match &target.sink {
+                    NotificationSink::Webhook { url, headers } => {
+                        let mut webhook = torii_notify::WebhookConfig::new(url.to_string());
+                        for (name, value) in headers {
+                            webhook = webhook.with_header(
+                                name.to_string(),
+                                torii_notify::Secret::new(value.to_str().unwrap_or_default()),
+                            );
+                        }
+                        SinkConfig::webhook(name, webhook)
+                    }
+                    NotificationSink::Email {
+                        smtp_host,
+                        smtp_port,
+                        tls,
+                        from,
+                        to,
+                    } => {
+                        let tls = match tls {
+                            SmtpTls::None => torii_notify::SmtpTls::None,
+                            SmtpTls::Starttls => torii_notify::SmtpTls::Starttls,
+                            SmtpTls::Tls => torii_notify::SmtpTls::Tls,
+                        };
+                        let mut smtp = torii_notify::SmtpConfig::new(smtp_host.to_string(), tls);
+                        smtp.port = Some(*smtp_port);
+                        let email = torii_notify::EmailConfig::new(
+                            smtp,
+                            from.to_string(),
+                            to.iter().map(ToString::to_string),
+                        );
+                        SinkConfig::email(name, email)
+                    }
+                };
+                sinks.push(sink.with_pools(pools));
+            }
+        }
+        self.notifier
+            .update(NotifierConfig { sinks })
+            .context("invalid notification target")?;
+        *self.users.write().unwrap_or_else(|e| e.into_inner()) = users;
+        Ok(())
+    }
+}
+
+impl HealthListener for Notifications {
+    fn health_changed(&self, change: &HealthChange) {
+        if !change.flipped() {
+            return;
+        }
+        let pool = change.key.pool.to_string();
+        let state = |healthy: bool| if healthy { "healthy" } else { "unhealthy" };
+        let users = self.users.read().unwrap_or_else(|e| e.into_inner());
+        let lbs: Vec<&str> = users
+            .iter()
+            .filter(|(p, _)| *p == pool)
+            .map(|(_, lb)| lb.as_str())
+            .collect();
+        let message = format!(
+            "origin {} ({}) of pool {pool} is {}: {}",
+            change.key.origin,
+            change.address,
+            state(change.healthy),
+            change.reason
+        );
+        let event = Event::new(EventKind::ORIGIN_HEALTH_CHANGED, message)
+            .with_time(change.at)
+            .with_pool(pool.clone())
+            .with_origin(change.key.origin.to_string())
+            .with_change(state(change.previous), state(change.healthy))
+            .with_reason(change.reason.to_string())
+            .with_detail("address", change.address.to_string())
+            .with_detail(
+                "poolHealthyOrigins",
+                format!("{}/{}", change.pool_healthy, change.pool_origins),
+            );
+        if lbs.is_empty() {
+            self.notifier.notify(event);
+        } else {
+            for lb in lbs {
+                self.notifier
+                    .notify(event.clone().with_load_balancer(lb.to_string()));
+            }
+        }
+    }
+}
