@@ -141,3 +141,65 @@ impl HealthListener for Notifications {
         }
     }
 }
+
+/// The `loadBalancers` section of `/api/v1/status`: each load balancer's pools with their
+/// health (healthy origins against `minimumOrigins`), the pool steering would pick now for a
+/// client with no location, and notes (geo steering without a database).
+pub fn status(load_balancing: &torii_proxy::LoadBalancing) -> serde_json::Value {
+    use serde_json::json;
+    let snapshot = load_balancing.current();
+    let now = torii_steering::unix_seconds();
+    let no_headers = http::HeaderMap::new();
+    let mut names: Vec<_> = snapshot.load_balancers.keys().collect();
+    names.sort();
+    let lbs: Vec<serde_json::Value> = names
+        .into_iter()
+        .map(|id| {
+            let backend = &snapshot.load_balancers[id];
+            let runtime = &backend.runtime;
+            let config = runtime.config();
+            let pools: Vec<serde_json::Value> = runtime
+                .pools()
+                .iter()
+                .map(|pool| {
+                    json!({
+                        "pool": pool.id().to_string(),
+                        "healthy": pool.is_healthy(),
+                        "healthyOrigins": pool.healthy_origins(),
+                        "origins": pool.origins().len(),
+                        "minimumOrigins": pool.config().minimum_origins,
+                        "rttMs": pool.rtt_micros(now).map(|us| f64::from(us) / 1000.0),
+                    })
+                })
+                .collect();
+            let ctx = torii_steering::RequestContext::new(
+                std::net::IpAddr::from([0, 0, 0, 0]),
+                &no_headers,
+                now,
+            );
+            let active = runtime
+                .select_pool(&ctx, &mut fastrand::Rng::new())
+                .map(|choice| choice.pool.id().to_string());
+            let geo = matches!(
+                config.steering,
+                torii_config::Steering::Geo { .. } | torii_config::Steering::Proximity
+            );
+            let mut notes: Vec<String> = runtime.problems().iter().map(ToString::to_string).collect();
+            if geo && load_balancing.locator.geo.is_none() {
+                notes.push(
+                    "no --geoip-db: clients have no location, so steering uses the default pools in order"
+                        .to_owned(),
+                );
+            }
+            json!({
+                "loadBalancer": id.to_string(),
+                "hostnames": config.hostnames.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+                "healthy": runtime.pools().iter().any(|p| p.is_healthy()),
+                "activePool": active,
+                "pools": pools,
+                "notes": notes,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(lbs)
+}

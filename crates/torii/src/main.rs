@@ -5,6 +5,7 @@ mod dns;
 mod lb;
 mod logging;
 mod serve;
+mod status;
 mod summary;
 mod validate;
 
@@ -38,6 +39,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Start a self-contained example: a gateway, two example apps, routes to try.
     Demo(demo::DemoArgs),
+    /// Show a running torii's load balancers, pools and origin health (from its admin API).
+    Status(status::StatusArgs),
 }
 
 /// Options shared by `serve` and `demo`.
@@ -114,5 +117,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::main(args),
         Command::Validate(args) => validate::main(args),
         Command::Demo(args) => demo::main(args),
+        Command::Status(args) => status::main(args),
     }
 }

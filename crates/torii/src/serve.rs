@@ -158,12 +158,17 @@ pub async fn run(
     registry.register_collector(Box::new(load_balancing.checker().collector()));
     let admin = AdminState::new(registry);
     {
-        let load_balancing = load_balancing.clone();
+        let origins = load_balancing.clone();
         admin.add_live_section(
             "origins",
             Arc::new(move || {
-                serde_json::to_value(load_balancing.checker().snapshot()).unwrap_or_default()
+                serde_json::to_value(origins.checker().snapshot()).unwrap_or_default()
             }),
+        );
+        let load_balancing = load_balancing.clone();
+        admin.add_live_section(
+            "loadBalancers",
+            Arc::new(move || crate::lb::status(&load_balancing)),
         );
     }
     let dns = match run.dns {

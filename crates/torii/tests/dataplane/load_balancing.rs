@@ -172,6 +172,27 @@ async fn load_balancer_fails_over_to_the_next_pool_and_notifies() {
         matches!(body.map(|b| b.result), Some(Ok(n)) if n > 0),
         "the webhook carries a JSON event"
     );
+
+    // `torii status` shows the failed-over load balancer and the dead origin.
+    let output = std::process::Command::new(crate::support::torii::BIN)
+        .args(["status", "--admin", &torii.admin.to_string()])
+        .output()
+        .expect("run torii status");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    let backup = text
+        .lines()
+        .find(|l| l.starts_with("default/app") && l.contains("default/backup"))
+        .unwrap_or_default();
+    assert!(backup.ends_with("active"), "backup pool active:\n{text}");
+    let primary = text
+        .lines()
+        .find(|l| l.starts_with("default/primary/vm-1"))
+        .unwrap_or_default();
+    assert!(
+        primary.contains("unhealthy") && primary.contains("connect"),
+        "dead origin shown with its reason:\n{text}"
+    );
 }
 
 #[tokio::test]
