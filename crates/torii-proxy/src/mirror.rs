@@ -51,7 +51,24 @@ pub(crate) fn start(
         let Some(backend) = snapshot.backends.get(id) else {
             continue;
         };
-        let Some(endpoint) = backend.pick() else {
+        let picked = match &backend.steered {
+            None => backend.pick().map(|e| (e.address, e.authority.clone())),
+            // A pool or load balancer: one steering pick (no retries; the copy is best effort).
+            Some(steered) => {
+                let ctx = torii_steering::RequestContext::new(
+                    std::net::Ipv4Addr::UNSPECIFIED.into(),
+                    headers,
+                    torii_steering::unix_seconds(),
+                );
+                let mut attempts = torii_steering::AttemptState::default();
+                steered
+                    .runtime
+                    .pick(&ctx, &mut fastrand::Rng::new(), &mut attempts)
+                    .and_then(|pick| steered.target(pick.pool, pick.origin))
+                    .map(|t| (t.address, t.authority.clone()))
+            }
+        };
+        let Some((address, authority)) = picked else {
             count(shared, "failed");
             continue;
         };
@@ -59,7 +76,7 @@ pub(crate) fn start(
             count(shared, "shed");
             continue;
         };
-        let Ok(uri) = crate::service::upstream_uri(&endpoint.authority, path_and_query) else {
+        let Ok(uri) = crate::service::upstream_uri(&authority, path_and_query) else {
             continue;
         };
         let body = if has_body {
@@ -79,7 +96,6 @@ pub(crate) fn start(
             _ => Version::HTTP_11,
         };
         let shared = shared.clone();
-        let address = endpoint.address;
         tokio::spawn(async move {
             let _permit = permit;
             let result = shared

@@ -128,8 +128,10 @@ impl LoadBalancing {
             states: states.clone(),
             next: listener,
         });
+        let checker = HealthChecker::new(CheckerOptions::default(), relay)?;
+        tokio::spawn(copy_round_trips(Arc::downgrade(&states), checker.clone()));
         Ok(LoadBalancing {
-            checker: HealthChecker::new(CheckerOptions::default(), relay)?,
+            checker,
             states,
             previous: Mutex::new(Previous::default()),
             secret: AffinitySecret::random(),
@@ -268,6 +270,29 @@ impl LoadBalancing {
             .iter()
             .map(HeaderValue::as_bytes);
         torii_geo::client_address_from_lines(peer, lines, &self.locator.trusted)
+    }
+}
+
+/// Copies each origin's smoothed health-check round trip into its steering state once a
+/// second (latency steering reads it there). Runs for the life of the process (the checker
+/// it holds keeps its own tasks alive), like the proxy that owns it.
+async fn copy_round_trips(
+    states: std::sync::Weak<RwLock<HashMap<OriginKey, Arc<OriginState>>>>,
+    checker: HealthChecker,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(states) = states.upgrade() else {
+            return;
+        };
+        let states = states.read().unwrap_or_else(|e| e.into_inner());
+        for (key, state) in states.iter() {
+            if let Some(rtt) = checker.handle(key).and_then(|h| h.smoothed_rtt()) {
+                state.set_rtt_micros(u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX));
+            }
+        }
     }
 }
 

@@ -55,7 +55,16 @@ impl Notifications {
                 if !seen.insert(name.clone()) {
                     continue;
                 }
-                let pools: Vec<String> = target.pools.iter().map(ToString::to_string).collect();
+                // A target without a pool filter hears about this load balancer's pools only.
+                let pools: Vec<String> = if target.pools.is_empty() {
+                    lb.default_pools
+                        .iter()
+                        .chain(&lb.fallback_pool)
+                        .map(ToString::to_string)
+                        .collect()
+                } else {
+                    target.pools.iter().map(ToString::to_string).collect()
+                };
                 let sink = match &target.sink {
                     NotificationSink::Webhook { url, headers } => {
                         let mut webhook = torii_notify::WebhookConfig::new(url.to_string());
@@ -131,14 +140,15 @@ impl HealthListener for Notifications {
                 "poolHealthyOrigins",
                 format!("{}/{}", change.pool_healthy, change.pool_origins),
             );
-        if lbs.is_empty() {
-            self.notifier.notify(event);
-        } else {
-            for lb in lbs {
-                self.notifier
-                    .notify(event.clone().with_load_balancer(lb.to_string()));
-            }
-        }
+        // One event per change: every sink's pool filter picks it (sinks without a filter of
+        // their own were given their load balancer's pools), so a pool shared by two load
+        // balancers is not announced twice to a sink.
+        let event = match lbs.as_slice() {
+            [] => event,
+            [lb] => event.with_load_balancer((*lb).to_string()),
+            many => event.with_detail("loadBalancers", many.join(",")),
+        };
+        self.notifier.notify(event);
     }
 }
 

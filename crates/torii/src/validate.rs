@@ -78,6 +78,11 @@ pub fn main(args: ValidateArgs) -> ExitCode {
             );
         }
     }
+    for object in &translation.status.load_balancing {
+        let prefix = origin_of(object.kind, &object.namespace, &object.name);
+        let what = format!("{} {}/{}", object.kind, object.namespace, object.name);
+        print(prefix, what, &object.conditions);
+    }
     for note in &translation.status.notes {
         println!("note: {note}");
     }

@@ -7,6 +7,7 @@ mod conformance;
 mod gateways;
 mod grpc_l4;
 mod http_rules;
+mod lb;
 mod routes;
 
 use crate::{translate, TranslateOptions, Translation};
@@ -71,6 +72,9 @@ pub(crate) fn load(yaml: &str) -> ResourceSet {
             "TLSRoute" => push(&mut set.tls_routes, doc),
             "TCPRoute" => push(&mut set.tcp_routes, doc),
             "ReferenceGrant" => push(&mut set.reference_grants, doc),
+            "HealthMonitor" => push(&mut set.health_monitors, doc),
+            "OriginPool" => push(&mut set.origin_pools, doc),
+            "LoadBalancer" => push(&mut set.load_balancers, doc),
             other => panic!("test documents of kind {other} are not supported"),
         }
     }

@@ -305,3 +305,41 @@ async fn dns_answers_with_healthy_origins_of_the_steered_pool() {
     let tcp = dig(dns, "app.lb.test", &["+tcp"]);
     assert!(tcp.contains("127.0.1.10"), "{tcp}");
 }
+
+#[tokio::test]
+async fn request_mirror_to_an_origin_pool_reaches_its_origin() {
+    let ip = loopback();
+    let primary = Backend::start("primary", ip).await;
+    let shadow = Backend::start("shadow", ip).await;
+    let port = free_port(ip);
+    let config = yaml::docs(&[
+        yaml::gateway_class(),
+        yaml::gateway("gw", ip, &[yaml::http_listener("http", port)]),
+        yaml::service("primary", &[primary.addr]),
+        pool("shadow", &[("k8s", shadow.addr)], ""),
+        yaml::http_route(
+            "mirrored",
+            "gw",
+            &["mirror.test"],
+            "  - backendRefs: [{name: primary, port: 80}]
+    filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {group: torii.dev, kind: OriginPool, name: shadow}}
+",
+        ),
+    ]);
+    let _torii = Torii::start(ip, &config).await;
+    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
+        .await
+        .expect("connect");
+    let reply = conn.get("mirror.test", "/copied").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.backend(), "primary");
+    assert!(
+        shadow
+            .wait_for("/copied", Duration::from_secs(5))
+            .await
+            .is_some(),
+        "the pool's origin got no mirrored copy"
+    );
+}
