@@ -220,7 +220,7 @@ impl Default for OutlierDetection {
 pub enum OriginAddress {
     /// A fixed socket address.
     Socket(SocketAddr),
-    /// A DNS name and port, re-resolved while the pool runs.
+    /// A DNS name and port, resolved each time a config is applied.
     Host {
         /// The name to resolve.
         host: Arc<str>,
@@ -397,6 +397,10 @@ pub struct FailoverPolicy {
     pub across_pools: bool,
     /// Whether non-idempotent requests are retried after they may have reached an origin.
     pub retry_non_idempotent: bool,
+    /// Longest wait for an origin's response head per attempt (the route's
+    /// `timeouts.backendRequest`, when shorter, wins); a hung origin then counts as a timeout
+    /// and the request moves on.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for FailoverPolicy {
@@ -408,6 +412,7 @@ impl Default for FailoverPolicy {
             retries: 2,
             across_pools: true,
             retry_non_idempotent: false,
+            attempt_timeout: Duration::from_secs(15),
         }
     }
 }

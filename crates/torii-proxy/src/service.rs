@@ -381,6 +381,10 @@ impl SteeredSend<'_> {
         let mut attempts = AttemptState::default();
         let idempotent = crate::upstream::is_idempotent(&parts.method);
         let mut last: Option<Result<Response<UpstreamBody>, ProxyError>> = None;
+        let policy_timeout = lb.config().failover.attempt_timeout;
+        let attempt_timeout = self
+            .timeout
+            .map_or(policy_timeout, |route| route.min(policy_timeout));
         loop {
             let ctx = RequestContext::new(client_ip, &parts.headers, now).with_location(location);
             let Some(pick) = lb.pick(&ctx, &mut rng, &mut attempts) else {
@@ -408,7 +412,12 @@ impl SteeredSend<'_> {
             let result = self
                 .shared
                 .upstreams
-                .send(self.protocol, target.address, request, self.timeout)
+                .send(
+                    self.protocol,
+                    target.address,
+                    request,
+                    Some(attempt_timeout),
+                )
                 .await;
             let failure = match &result {
                 Ok(response) if response.status().is_server_error() => {

@@ -257,6 +257,8 @@ pub struct FailoverSpec {
     pub across_pools: Option<bool>,
     /// Retry non-idempotent requests that may have reached an origin (default false).
     pub retry_non_idempotent: Option<bool>,
+    /// Longest wait for an origin's response head per attempt (default `15s`).
+    pub attempt_timeout: Option<String>,
 }
 
 /// One notification target.

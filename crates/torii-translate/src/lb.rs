@@ -748,6 +748,20 @@ fn load_balancer(
                 retry_non_idempotent: f
                     .retry_non_idempotent
                     .unwrap_or(defaults.retry_non_idempotent),
+                attempt_timeout: {
+                    let timeout = parse_duration(
+                        "spec.failover.attemptTimeout",
+                        f.attempt_timeout.as_deref(),
+                        defaults.attempt_timeout,
+                    )?;
+                    if timeout.is_zero() {
+                        return Err(invalid(
+                            "spec.failover.attemptTimeout",
+                            "must be above zero",
+                        ));
+                    }
+                    timeout
+                },
             }
         }
     };

@@ -166,6 +166,7 @@ fn minimal_objects_get_every_default() {
             retries: 2,
             across_pools: true,
             retry_non_idempotent: false,
+            attempt_timeout: Duration::from_secs(15),
         },
         dns_ttl: 30,
         notifications: Vec::new(),
@@ -387,6 +388,7 @@ fn every_field_is_translated() {
             retries: 4,
             across_pools: false,
             retry_non_idempotent: true,
+            attempt_timeout: Duration::from_secs(15),
         }
     );
     assert_eq!(lb.dns_ttl, 60);
