@@ -190,7 +190,8 @@ async fn load_balancer_fails_over_to_the_next_pool_and_notifies() {
         .find(|l| l.starts_with("default/primary/vm-1"))
         .unwrap_or_default();
     assert!(
-        primary.contains("unhealthy") && primary.contains("connect"),
+        (primary.contains("unhealthy") || primary.contains("ejected"))
+            && primary.contains("connect"),
         "dead origin shown with its reason:\n{text}"
     );
 }
