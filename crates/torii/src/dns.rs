@@ -31,8 +31,9 @@ impl LbAnswers {
         }
     }
 
-    /// The zones to serve: `zones` as given, or each hostname as its own zone.
-    pub fn zones(&self, zones: &[String]) -> Result<ZoneSet, torii_dns::DnsError> {
+    /// The zones to serve: `zones` as given, or each hostname as its own zone. The SOA serial
+    /// is the config generation, so secondaries and caches see each change.
+    pub fn zones(&self, zones: &[String], generation: u64) -> Result<ZoneSet, torii_dns::DnsError> {
         let apexes: Vec<String> = if zones.is_empty() {
             let mut names: Vec<String> = self.by_name.keys().cloned().collect();
             names.sort();
@@ -45,11 +46,9 @@ impl LbAnswers {
         };
         ZoneSet::new(apexes.into_iter().map(|apex| {
             let ns = format!("ns1.{apex}");
-            Zone::new(
-                apex.clone(),
-                Soa::new(ns.clone(), format!("hostmaster.{apex}")),
-                vec![ns],
-            )
+            let mut soa = Soa::new(ns.clone(), format!("hostmaster.{apex}"));
+            soa.serial = u32::try_from(generation).unwrap_or(u32::MAX);
+            Zone::new(apex.clone(), soa, vec![ns])
         }))
     }
 }

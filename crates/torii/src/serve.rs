@@ -73,7 +73,7 @@ impl Controller {
         if let Some((dns, zones)) = &self.dns {
             let load_balancing = self.proxy.load_balancing().clone();
             let answers = crate::dns::LbAnswers::new(&load_balancing.current(), load_balancing);
-            match answers.zones(zones) {
+            match answers.zones(zones, applied.generation) {
                 Ok(zone_set) => dns.update(zone_set, Arc::new(answers)),
                 Err(error) => tracing::error!(%error, "DNS zones not updated"),
             }

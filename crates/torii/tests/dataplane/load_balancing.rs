@@ -305,6 +305,23 @@ async fn dns_answers_with_healthy_origins_of_the_steered_pool() {
     assert!(outside.contains("status: REFUSED"), "{outside}");
     let tcp = dig(dns, "app.lb.test", &["+tcp"]);
     assert!(tcp.contains("127.0.1.10"), "{tcp}");
+    // The apex SOA carries the config generation as its serial (1 for the first config).
+    let soa = std::process::Command::new("dig")
+        .args([
+            &format!("@{}", dns.ip()),
+            "-p",
+            &dns.port().to_string(),
+            "lb.test",
+            "SOA",
+            "+short",
+        ])
+        .output()
+        .expect("dig SOA");
+    let soa = String::from_utf8_lossy(&soa.stdout).into_owned();
+    assert!(
+        soa.starts_with("ns1.lb.test. hostmaster.lb.test. 1 "),
+        "SOA: {soa}"
+    );
 }
 
 #[tokio::test]
