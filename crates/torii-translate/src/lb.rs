@@ -84,12 +84,33 @@ pub(crate) fn translate(
             out.pools.insert(id, Arc::new(pool));
         }
     }
-    for located in &set.load_balancers {
+    // In namespace/name order, so which of two load balancers claiming one hostname wins
+    // does not depend on file order: the first keeps it, the other is not accepted.
+    let mut ordered: Vec<_> = set.load_balancers.iter().collect();
+    ordered.sort_by(|a, b| names(&a.object.metadata).cmp(&names(&b.object.metadata)));
+    let mut claimed: BTreeMap<Arc<str>, LoadBalancerId> = BTreeMap::new();
+    for located in ordered {
         let object = &located.object;
         let (namespace, name) = names(&object.metadata);
         let id = LoadBalancerId::new(namespace, name);
         let mut unresolved = Vec::new();
-        let result = load_balancer(id.clone(), &object.spec, &out.pools, &mut unresolved);
+        let result = load_balancer(id.clone(), &object.spec, &out.pools, &mut unresolved)
+            .and_then(|lb| {
+                for (i, hostname) in lb.hostnames.iter().enumerate() {
+                    if let Some(owner) = claimed.get(hostname) {
+                        return Err(Problem::new(
+                            reason::HOSTNAME_CONFLICT,
+                            format!(
+                                "spec.hostnames[{i}]: {hostname} is already served by LoadBalancer {owner}"
+                            ),
+                        ));
+                    }
+                }
+                for hostname in &lb.hostnames {
+                    claimed.insert(hostname.clone(), id.clone());
+                }
+                Ok(lb)
+            });
         status.load_balancing.push(accepted(
             "LoadBalancer",
             namespace,

@@ -1471,3 +1471,35 @@ fn rule_of<'t>(t: &'t Translation, gateway: &str) -> &'t HttpRule {
     let listener = programmed(t, gateway, "http").expect("listener is programmed");
     &listener.http_routes[0].route.rules[0]
 }
+
+#[test]
+fn two_load_balancers_cannot_serve_one_hostname() {
+    // File order puts `b` first; namespace/name order decides: `a` keeps the hostname.
+    let yaml = format!(
+        "{}{}{}",
+        pool_in("default", "p", 1),
+        object(
+            "LoadBalancer",
+            "b",
+            "{hostnames: [shop.example.com, b.example.com], defaultPools: [p]}"
+        ),
+        object(
+            "LoadBalancer",
+            "a",
+            "{hostnames: [Shop.Example.com.], defaultPools: [p]}"
+        ),
+    );
+    let t = run(&yaml);
+    assert_eq!(
+        cond(&t, "LoadBalancer", "default/a", ACCEPTED).0,
+        ConditionStatus::True
+    );
+    let (s, r, message) = cond(&t, "LoadBalancer", "default/b", ACCEPTED);
+    assert_eq!((s, r), (ConditionStatus::False, reason::HOSTNAME_CONFLICT));
+    assert_eq!(
+        message,
+        "spec.hostnames[0]: shop.example.com is already served by LoadBalancer default/a"
+    );
+    assert!(t.config.load_balancers.contains_key(&lb_id("default/a")));
+    assert!(!t.config.load_balancers.contains_key(&lb_id("default/b")));
+}
