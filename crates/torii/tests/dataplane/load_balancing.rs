@@ -240,13 +240,14 @@ async fn cookie_affinity_keeps_a_session_on_its_origin() {
     }
 }
 
-fn dig(server: SocketAddr, name: &str, extra: &[&str]) -> String {
+/// `dig @server name rtype extra…`, its standard output.
+fn dig(server: SocketAddr, name: &str, rtype: &str, extra: &[&str]) -> String {
     let output = std::process::Command::new("dig")
         .arg(format!("@{}", server.ip()))
         .arg("-p")
         .arg(server.port().to_string())
         .arg(name)
-        .arg("A")
+        .arg(rtype)
         .args(["+norecurse", "+time=2", "+tries=1"])
         .args(extra)
         .output()
@@ -286,38 +287,27 @@ async fn dns_answers_with_healthy_origins_of_the_steered_pool() {
     )
     .await;
     let answered = eventually(Duration::from_secs(8), || async {
-        let out = dig(dns, "app.lb.test", &[]);
+        let out = dig(dns, "app.lb.test", "A", &[]);
         (out.contains("127.0.1.10") && !out.contains("127.0.1.11")).then_some(out)
     })
     .await;
     assert!(
         answered.is_some(),
         "dig never showed only the healthy origin: {}\nstderr:\n{}",
-        dig(dns, "app.lb.test", &[]),
+        dig(dns, "app.lb.test", "A", &[]),
         torii.stderr()
     );
     let answer = answered.unwrap_or_default();
     assert!(answer.contains("status: NOERROR"), "{answer}");
     assert!(answer.contains("\t20\tIN\tA\t127.0.1.10"), "{answer}");
-    let missing = dig(dns, "nope.lb.test", &[]);
+    let missing = dig(dns, "nope.lb.test", "A", &[]);
     assert!(missing.contains("status: NXDOMAIN"), "{missing}");
-    let outside = dig(dns, "example.com", &[]);
+    let outside = dig(dns, "example.com", "A", &[]);
     assert!(outside.contains("status: REFUSED"), "{outside}");
-    let tcp = dig(dns, "app.lb.test", &["+tcp"]);
+    let tcp = dig(dns, "app.lb.test", "A", &["+tcp"]);
     assert!(tcp.contains("127.0.1.10"), "{tcp}");
     // The apex SOA carries the config generation as its serial (1 for the first config).
-    let soa = std::process::Command::new("dig")
-        .args([
-            &format!("@{}", dns.ip()),
-            "-p",
-            &dns.port().to_string(),
-            "lb.test",
-            "SOA",
-            "+short",
-        ])
-        .output()
-        .expect("dig SOA");
-    let soa = String::from_utf8_lossy(&soa.stdout).into_owned();
+    let soa = dig(dns, "lb.test", "SOA", &["+short"]);
     assert!(
         soa.starts_with("ns1.lb.test. hostmaster.lb.test. 1 "),
         "SOA: {soa}"
