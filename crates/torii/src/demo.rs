@@ -88,6 +88,8 @@ Kubernetes app (k8s-app, v2). Try:
   curl -s {g}/checkout                           # served by the VM app, mirrored to k8s-app
   curl -s -H 'Host: new.demo.local' {g}/         # hostname routing: the Kubernetes app
   curl -si {g}/old-docs/intro                    # redirect to /docs/intro
+  curl -s -H 'Host: lb.demo.local' {g}/          # load balancer: k8s pool, VM pool on failover
+  torii status --admin {admin}                   # load balancers, pools, origin health
 
   curl -s http://{admin}/api/v1/status             # Gateway API conditions
   curl -s http://{admin}/metrics | grep torii_requests
@@ -193,6 +195,43 @@ spec:
   hostnames: [new.demo.local]
   rules:
   - backendRefs: [{{name: k8s-app, port: 80}}]
+---
+# Global load balancing: the Kubernetes pool first, the VMs as failover, both health-checked.
+apiVersion: torii.dev/v1alpha1
+kind: HealthMonitor
+metadata: {{name: http-check, namespace: default}}
+spec: {{type: http, path: /healthz, interval: 5s, timeout: 1s}}
+---
+apiVersion: torii.dev/v1alpha1
+kind: OriginPool
+metadata: {{name: k8s, namespace: default}}
+spec:
+  monitor: http-check
+  origins: [{{name: k8s-app, serviceRef: {{name: k8s-app, port: 80}}}}]
+---
+apiVersion: torii.dev/v1alpha1
+kind: OriginPool
+metadata: {{name: vms, namespace: default}}
+spec:
+  monitor: http-check
+  origins: [{{name: vm-1, address: "{vm_ip}:{vm_port}"}}]
+---
+apiVersion: torii.dev/v1alpha1
+kind: LoadBalancer
+metadata: {{name: shop, namespace: default}}
+spec:
+  hostnames: [lb.demo.local]
+  defaultPools: [k8s, vms]
+  steering: {{policy: failover}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: global, namespace: default}}
+spec:
+  parentRefs: [{{name: demo}}]
+  hostnames: [lb.demo.local]
+  rules:
+  - backendRefs: [{{group: torii.dev, kind: LoadBalancer, name: shop}}]
 "#,
         vm_ip = vm.ip(),
         vm_port = vm.port(),

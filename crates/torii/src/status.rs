@@ -76,6 +76,9 @@ fn text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Bool(true) => "yes".to_owned(),
         Value::Bool(false) => "no".to_owned(),
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            format!("{:.3}", n.as_f64().unwrap_or_default())
+        }
         other => other.to_string(),
     }
 }
