@@ -301,3 +301,43 @@ fn answer(
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torii_config::status::ConditionStatus;
+
+    /// The demo's YAML loads without a problem and every object in it is accepted, the load
+    /// balancer included.
+    #[test]
+    fn the_demo_config_is_valid() {
+        let vm: SocketAddr = "127.0.0.1:10001".parse().expect("address");
+        let k8s: SocketAddr = "127.0.0.1:10002".parse().expect("address");
+        let mut report = torii_resources::LoadReport::default();
+        torii_resources::parse_yaml(
+            std::path::Path::new("demo.yaml"),
+            &config(8080, vm, k8s),
+            &mut report,
+        );
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        let translation = torii_translate::translate(
+            &report.set,
+            &torii_translate::TranslateOptions {
+                controller_name: "torii.dev/gateway-controller".into(),
+                default_address: std::net::Ipv4Addr::LOCALHOST.into(),
+            },
+        );
+        let status = &translation.status;
+        let conditions = status
+            .routes
+            .iter()
+            .flat_map(|r| r.parents.iter().flat_map(|p| &p.conditions))
+            .chain(status.load_balancing.iter().flat_map(|o| &o.conditions));
+        for condition in conditions {
+            assert_eq!(condition.status, ConditionStatus::True, "{condition:?}");
+        }
+        assert_eq!(status.load_balancing.len(), 4);
+        assert_eq!(translation.config.load_balancers.len(), 1);
+    }
+}
