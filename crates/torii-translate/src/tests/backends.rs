@@ -5,7 +5,8 @@ use super::*;
 use crate::conditions::{reason, ACCEPTED, RESOLVED_REFS};
 use torii_config::{AppProtocol, BackendId, BackendTarget, HttpRule};
 
-const GATEWAY: &str = "---
+/// A Gateway `infra/gw` with one HTTP listener that admits routes from every namespace.
+pub(super) const GATEWAY: &str = "---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: infra}
@@ -15,7 +16,7 @@ spec:
 ";
 
 /// An HTTPRoute `infra/r` with one rule whose backendRefs are `backend_refs`.
-fn route_to(backend_refs: &str) -> String {
+pub(super) fn route_to(backend_refs: &str) -> String {
     format!(
         "---
 apiVersion: gateway.networking.k8s.io/v1
@@ -29,7 +30,7 @@ spec:
 }
 
 /// The only rule of the route attached to the Gateway's listener.
-fn rule(t: &Translation) -> &HttpRule {
+pub(super) fn rule(t: &Translation) -> &HttpRule {
     let listener = programmed(t, "infra/gw", "http").expect("listener is programmed");
     &listener.http_routes[0].route.rules[0]
 }

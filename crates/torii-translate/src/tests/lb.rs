@@ -1262,34 +1262,7 @@ spec:
     }
 }
 
-const GATEWAY: &str = "---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: infra}
-spec:
-  gatewayClassName: torii
-  listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]
-";
-
-/// An HTTPRoute `infra/r` with one rule whose backendRefs are `backend_refs`.
-fn route_to(backend_refs: &str) -> String {
-    format!(
-        "---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {{name: r, namespace: infra}}
-spec:
-  parentRefs: [{{name: gw}}]
-  rules: [{{backendRefs: {backend_refs}}}]
-"
-    )
-}
-
-/// The only rule of the route attached to the Gateway's listener.
-fn rule(t: &Translation) -> &HttpRule {
-    let listener = programmed(t, "infra/gw", "http").expect("listener is programmed");
-    &listener.http_routes[0].route.rules[0]
-}
+use super::backends::{route_to, rule, GATEWAY};
 
 #[test]
 fn backend_refs_to_pools_and_load_balancers() {
