@@ -14,11 +14,11 @@ mod write;
 pub use body::ResponseBody;
 pub use error::{ResponseBodyError, SendError, SendErrorKind};
 
-use crate::codec::{response_framing, BodyError, Framing};
+use crate::codec::{response_framing, BodyError, Framing, FramingError};
 use crate::upgrade::{self, Upgraded};
 use bytes::{Bytes, BytesMut};
 use head::ResponseHead;
-use http::header;
+use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use std::cell::RefCell;
@@ -107,26 +107,66 @@ where
         B::Error: Into<BodyError>,
     {
         let (parts, body) = request.into_parts();
-        let (encoding, added) = match head::body_framing(&parts.headers, &body) {
-            Ok(framing) => framing,
+        let head = RequestHead {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            host: None,
+        };
+        let prepared = Prepared::new(head, &body);
+        self.start(prepared, Some(parts), body, release)
+    }
+
+    /// [`send`](Self::send) with a head the caller keeps: it is encoded at once and not held,
+    /// so a request that may be retried elsewhere needs no copy of its headers. On a failure
+    /// before anything of the response arrived, [`SendError::take_body`] hands back an
+    /// untouched body.
+    pub fn send_head<B>(
+        self,
+        head: RequestHead<'_>,
+        body: B,
+        release: Release<I>,
+    ) -> SendFuture<I, B>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BodyError>,
+    {
+        let prepared = Prepared::new(head, &body);
+        self.start(prepared, None, body, release)
+    }
+
+    fn start<B>(
+        self,
+        prepared: Result<Prepared, FramingError>,
+        kept: Option<Parts>,
+        body: B,
+        release: Release<I>,
+    ) -> SendFuture<I, B>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BodyError>,
+    {
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
             Err(error) => {
+                let request = match kept {
+                    Some(parts) => Request::from_parts(parts, body),
+                    None => Request::new(body),
+                };
                 let error = SendError::new(SendErrorKind::InvalidRequest, Some(error.into()))
-                    .with_request(Some(Request::from_parts(parts, body)));
+                    .with_request(Some(request));
                 return SendFuture {
                     state: SendState::Refused(error),
                 };
             }
         };
-        // Room after the head for a first frame that may go out in the same write.
-        let body_room = match encoding {
-            Some(_) => body.size_hint().lower().max(512),
-            None => 0,
-        };
-        let head = head::encode_request_head(&parts, added, body_room);
         let exchange = Exchange {
-            writer: Writer::new(head, body, encoding),
+            writer: Writer::new(prepared.head, body, prepared.encoding),
             conn: self,
-            parts,
+            method: prepared.method,
+            asked_upgrade: prepared.asked_upgrade,
+            asked_close: prepared.asked_close,
+            kept,
             received: false,
             write_error: None,
             scanned: 0,
@@ -134,6 +174,46 @@ where
         SendFuture {
             state: SendState::Exchange(exchange, release),
         }
+    }
+}
+
+/// A request head borrowed for [`ClientConnection::send_head`]: encoded at once, not kept.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The target: origin-form, or absolute (then only its path and query go on the wire).
+    pub uri: &'a http::Uri,
+    /// The headers as they go out (the caller removed hop-by-hop headers).
+    pub headers: &'a HeaderMap,
+    /// When set, sent as `Host` instead of the `Host` in `headers`.
+    pub host: Option<&'a HeaderValue>,
+}
+
+/// A request head encoded for the wire, and what the exchange must remember of it.
+struct Prepared {
+    head: BytesMut,
+    encoding: Option<write::Encoding>,
+    method: Method,
+    asked_upgrade: bool,
+    asked_close: bool,
+}
+
+impl Prepared {
+    fn new<B: http_body::Body>(head: RequestHead<'_>, body: &B) -> Result<Self, FramingError> {
+        let (encoding, added) = head::body_framing(head.headers, body)?;
+        // Room after the head for a first frame that may go out in the same write.
+        let body_room = match encoding {
+            Some(_) => body.size_hint().lower().max(512),
+            None => 0,
+        };
+        Ok(Prepared {
+            head: head::encode_request_head(&head, added, body_room),
+            encoding,
+            method: head.method.clone(),
+            asked_upgrade: crate::codec::has_token(head.headers, &header::CONNECTION, "upgrade"),
+            asked_close: crate::codec::has_token(head.headers, &header::CONNECTION, "close"),
+        })
     }
 }
 
@@ -192,7 +272,13 @@ where
 struct Exchange<I, B> {
     conn: ClientConnection<I>,
     writer: Writer<B>,
-    parts: Parts,
+    method: Method,
+    /// The request asked for a protocol upgrade (`Connection: upgrade`).
+    asked_upgrade: bool,
+    /// The request asked to close the connection afterwards (`Connection: close`).
+    asked_close: bool,
+    /// The head of a request given by value ([`ClientConnection::send`]), handed back on failure.
+    kept: Option<Parts>,
     /// Some response byte arrived.
     received: bool,
     /// Writing failed; the response may still arrive (an early answer, then close).
@@ -261,7 +347,10 @@ where
         } else {
             self.writer
                 .take_untouched_body()
-                .map(|body| Request::from_parts(self.parts, body))
+                .map(|body| match self.kept {
+                    Some(parts) => Request::from_parts(parts, body),
+                    None => Request::new(body),
+                })
         };
         SendError::new(kind, source).with_request(request)
     }
@@ -276,9 +365,9 @@ where
             version,
             mut headers,
         } = head;
-        let method = &self.parts.method;
+        let method = &self.method;
         let upgrade = if status == StatusCode::SWITCHING_PROTOCOLS {
-            if !crate::codec::has_token(&self.parts.headers, &header::CONNECTION, "upgrade") {
+            if !self.asked_upgrade {
                 return Err(self.fail(SendErrorKind::InvalidResponse, None));
             }
             true
@@ -296,7 +385,7 @@ where
         let reusable = !ambiguous
             && framing != Framing::CloseDelimited
             && head::keep_alive(version, &headers)
-            && !crate::codec::has_token(&self.parts.headers, &header::CONNECTION, "close");
+            && !self.asked_close;
         let Exchange {
             mut conn, writer, ..
         } = self;

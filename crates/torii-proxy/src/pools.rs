@@ -6,7 +6,7 @@
 //! [`crate::snapshot::Snapshot`] hands to the backends that name a pool or a load balancer.
 //! Origins are flattened to one address each before steering sees them: a Service origin
 //! becomes one origin per ready endpoint (`name/ip:port`), a DNS name one per address it
-//! resolved to at apply time.
+//! resolves to (looked up at the first apply, then again by [`LoadBalancing::reresolve`]).
 
 use http::uri::Authority;
 use http::HeaderValue;
@@ -49,6 +49,16 @@ pub struct OriginTarget {
     pub health: Option<OriginHandle>,
 }
 
+/// An origin's weight shared among `parts` addresses, in units of 1/[`WEIGHT_SCALE`] (at least
+/// 1 when the origin has any weight).
+fn scaled_weight(weight: u32, parts: usize) -> u32 {
+    if weight == 0 {
+        return 0;
+    }
+    let share = u64::from(weight) * WEIGHT_SCALE / parts.max(1) as u64;
+    u32::try_from(share.max(1)).unwrap_or(u32::MAX)
+}
+
 /// A backend steered over pools: a `LoadBalancer`, or an `OriginPool` named directly (then a
 /// one-pool failover load balancer).
 pub struct SteeredBackend {
@@ -81,6 +91,8 @@ pub struct LoadBalancing {
     previous: Mutex<Previous>,
     secret: AffinitySecret,
     current: RwLock<Arc<LbSnapshot>>,
+    /// The addresses each origin DNS name resolved to, as the current snapshot uses them.
+    names: Mutex<HashMap<NameKey, Vec<SocketAddr>>>,
     /// Client location.
     pub locator: ClientLocator,
 }
@@ -136,8 +148,43 @@ impl LoadBalancing {
             previous: Mutex::new(Previous::default()),
             secret: AffinitySecret::random(),
             current: RwLock::new(Arc::new(LbSnapshot::default())),
+            names: Mutex::new(HashMap::new()),
             locator,
         })
+    }
+
+    /// Keys affinity cookies with `secret` instead of a random per-process one, so that a
+    /// restarted instance, or another instance sharing the secret, honours them.
+    pub fn with_affinity_secret(mut self, secret: AffinitySecret) -> Self {
+        self.secret = secret;
+        self
+    }
+
+    /// Looks every origin DNS name of the current config up again; true when any resolves to
+    /// other addresses than the snapshot uses (then the caller re-applies the config). A name
+    /// that fails to resolve keeps its addresses.
+    pub async fn reresolve(&self) -> bool {
+        let names: Vec<(NameKey, Vec<SocketAddr>)> = self
+            .names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut fresh = HashMap::new();
+        let mut changed = false;
+        for ((host, port), last) in names {
+            let now = resolve(&host, port, Some(&last)).await;
+            if now != last {
+                tracing::info!(%host, port, before = ?last, after = ?now, "origin name resolves to new addresses");
+                changed = true;
+            }
+            fresh.insert((host, port), now);
+        }
+        if changed {
+            *self.names.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        }
+        changed
     }
 
     /// The health checker (status, metrics).
@@ -150,9 +197,24 @@ impl LoadBalancing {
     pub async fn build(&self, config: &Config) -> Arc<LbSnapshot> {
         let now = torii_steering::unix_seconds();
         let mut flattened = HashMap::new();
-        for (id, pool) in &config.pools {
-            flattened.insert(id.clone(), Arc::new(flatten(pool).await));
+        // Names resolve once per build (at most); later lookups come from re-resolution.
+        let mut names = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut used = HashMap::new();
+        for pool in config.pools.values() {
+            for origin in &pool.origins {
+                if let OriginAddress::Host { host, port } = &origin.address {
+                    let key = (host.clone(), *port);
+                    if let Some(addresses) = names.remove(&key) {
+                        used.insert(key, addresses);
+                    }
+                }
+            }
         }
+        for (id, pool) in &config.pools {
+            flattened.insert(id.clone(), Arc::new(flatten(pool, &mut used).await));
+        }
+        drop(names);
+        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = used;
         let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
         let mut runtimes: HashMap<PoolId, Arc<PoolRuntime>> = HashMap::new();
         for (id, pool) in &flattened {
@@ -314,41 +376,65 @@ fn pool_as_load_balancer(id: &PoolId) -> LoadBalancer {
     }
 }
 
+/// Origin weights are multiplied by this when flattened, so that an origin with several
+/// addresses can share its weight among them in whole numbers.
+const WEIGHT_SCALE: u64 = 1000;
+
+/// A DNS name and port of an origin, as resolved.
+type NameKey = (Arc<str>, u16);
+
+/// Resolves an origin's DNS name; on failure keeps the addresses of the last good lookup (a
+/// transient resolver failure must not empty a pool).
+async fn resolve(host: &Arc<str>, port: u16, last: Option<&Vec<SocketAddr>>) -> Vec<SocketAddr> {
+    match tokio::net::lookup_host((&**host, port)).await {
+        Ok(found) => {
+            let mut found: Vec<SocketAddr> = found.collect();
+            found.sort();
+            found.dedup();
+            found
+        }
+        Err(error) => {
+            tracing::warn!(%error, %host, port, "origin name did not resolve; keeping its last addresses");
+            last.cloned().unwrap_or_default()
+        }
+    }
+}
+
 /// The pool with one socket address per origin: Service origins become one origin per ready
-/// endpoint, DNS names one per resolved address (`name/address`).
-async fn flatten(pool: &OriginPool) -> OriginPool {
+/// endpoint, DNS names one per resolved address, each named `name/ip:port` (a name that does
+/// not change with the number of addresses, so health and sessions stay with the address) and
+/// given an equal share of the origin's weight. Names are looked up in `names` (filled here
+/// when absent; the periodic re-resolution refreshes it).
+async fn flatten(pool: &OriginPool, names: &mut HashMap<NameKey, Vec<SocketAddr>>) -> OriginPool {
     let mut origins = Vec::with_capacity(pool.origins.len());
     for origin in &pool.origins {
         let addresses: Vec<SocketAddr> = match &origin.address {
             OriginAddress::Socket(_) => {
-                origins.push(origin.clone());
+                origins.push(Origin {
+                    weight: scaled_weight(origin.weight, 1),
+                    ..origin.clone()
+                });
                 continue;
             }
             OriginAddress::Service { endpoints, .. } => endpoints.clone(),
             OriginAddress::Host { host, port } => {
-                match tokio::net::lookup_host((&**host, *port)).await {
-                    Ok(found) => {
-                        let mut found: Vec<SocketAddr> = found.collect();
-                        found.sort();
-                        found.dedup();
-                        found
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, pool = %pool.id, origin = %origin.name, "origin name did not resolve");
-                        Vec::new()
+                let key = (host.clone(), *port);
+                match names.get(&key) {
+                    Some(addresses) => addresses.clone(),
+                    None => {
+                        let addresses = resolve(host, *port, None).await;
+                        names.insert(key, addresses.clone());
+                        addresses
                     }
                 }
             }
         };
-        let single = addresses.len() == 1;
+        let weight = scaled_weight(origin.weight, addresses.len());
         for address in addresses {
             origins.push(Origin {
-                name: if single {
-                    origin.name.clone()
-                } else {
-                    format!("{}/{address}", origin.name).into()
-                },
+                name: format!("{}/{address}", origin.name).into(),
                 address: OriginAddress::Socket(address),
+                weight,
                 ..origin.clone()
             });
         }
@@ -356,5 +442,112 @@ async fn flatten(pool: &OriginPool) -> OriginPool {
     OriginPool {
         origins,
         ..pool.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torii_config::{BackendId, Location, OriginBalancing, OutlierDetection};
+
+    fn origin(name: &str, address: OriginAddress, weight: u32) -> Origin {
+        Origin {
+            name: name.into(),
+            address,
+            weight,
+            enabled: true,
+            host_override: None,
+        }
+    }
+
+    fn service(endpoints: &[&str]) -> OriginAddress {
+        OriginAddress::Service {
+            backend: BackendId::Service {
+                namespace: "default".into(),
+                name: "web".into(),
+                port: 80,
+            },
+            endpoints: endpoints.iter().map(|e| e.parse().unwrap()).collect(),
+        }
+    }
+
+    fn pool(origins: Vec<Origin>) -> OriginPool {
+        OriginPool {
+            id: PoolId {
+                namespace: "default".into(),
+                name: "p".into(),
+            },
+            origins,
+            monitor: None,
+            minimum_origins: 1,
+            balancing: OriginBalancing::WeightedRandom,
+            location: Location::default(),
+            load_shedding_percent: 0,
+            outlier_detection: OutlierDetection::default(),
+            protocol: torii_config::AppProtocol::Http1,
+        }
+    }
+
+    fn flattened(pool: &OriginPool) -> Vec<(String, u32)> {
+        let mut names = HashMap::new();
+        let flat = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(flatten(pool, &mut names));
+        flat.origins
+            .iter()
+            .map(|o| (o.name.to_string(), o.weight))
+            .collect()
+    }
+
+    #[test]
+    fn addresses_of_one_origin_share_its_weight_and_keep_their_names() {
+        let vm = origin(
+            "vm",
+            OriginAddress::Socket("127.0.0.9:80".parse().unwrap()),
+            2,
+        );
+        let one = pool(vec![
+            vm.clone(),
+            origin("k8s", service(&["10.0.0.1:8080"]), 3),
+        ]);
+        assert_eq!(
+            flattened(&one),
+            [("vm".into(), 2000), ("k8s/10.0.0.1:8080".into(), 3000)]
+        );
+        let three = pool(vec![
+            vm,
+            origin(
+                "k8s",
+                service(&["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"]),
+                3,
+            ),
+        ]);
+        assert_eq!(
+            flattened(&three),
+            [
+                ("vm".into(), 2000),
+                ("k8s/10.0.0.1:8080".into(), 1000),
+                ("k8s/10.0.0.2:8080".into(), 1000),
+                ("k8s/10.0.0.3:8080".into(), 1000),
+            ],
+            "the Service keeps its weight of 3 in all, and the endpoint named alike with one endpoint"
+        );
+        assert_eq!(scaled_weight(0, 3), 0);
+        assert_eq!(
+            scaled_weight(1, 5000),
+            1,
+            "never rounded down to no traffic"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_that_stops_resolving_keeps_its_last_addresses() {
+        let last = vec!["127.0.0.7:80".parse().unwrap()];
+        let kept = resolve(&Arc::from("no-such-origin.invalid"), 80, Some(&last)).await;
+        assert_eq!(kept, last);
+        let fresh = resolve(&Arc::from("localhost"), 80, None).await;
+        assert!(fresh.iter().all(|a| a.ip().is_loopback()) && !fresh.is_empty());
     }
 }

@@ -8,7 +8,7 @@ use crate::mirror::{self, MirrorPlan};
 use crate::pools::SteeredBackend;
 use crate::proxy::Shared;
 use crate::snapshot::{RuleRuntime, Snapshot};
-use crate::upstream::UpstreamBody;
+use crate::upstream::{UpstreamBody, UpstreamHead};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
@@ -242,7 +242,7 @@ async fn proxy(
         )
     };
 
-    let retry = rule.retry.as_ref().filter(|_| !has_body);
+    let retry = rule.retry.as_ref();
     let attempts = 1 + retry.map_or(0, |r| r.attempts);
     let mut body = Some(RequestBody::Downstream { body, copies });
     let steered = upstream.steered.as_deref();
@@ -264,32 +264,36 @@ async fn proxy(
             attempt += 1;
             let endpoint = upstream.pick().ok_or(ProxyError::NoEndpoints)?;
             let uri = upstream_uri(&endpoint.authority, &path_and_query)?;
-            let mut request = Request::new(body.take().unwrap_or_else(RequestBody::empty));
-            *request.method_mut() = parts.method.clone();
-            *request.uri_mut() = uri;
-            *request.version_mut() = match protocol {
-                AppProtocol::H2c => Version::HTTP_2,
-                _ => Version::HTTP_11,
-            };
-            *request.headers_mut() = if attempt < attempts {
-                parts.headers.clone()
-            } else {
-                std::mem::take(&mut parts.headers)
+            let head = UpstreamHead {
+                method: &parts.method,
+                uri: &uri,
+                headers: &mut parts.headers,
+                host: None,
+                last: attempt >= attempts,
+                origin: None,
             };
             let result = shared
                 .upstreams
-                .send(
+                .send_head(
                     protocol,
                     endpoint.address,
-                    request,
+                    head,
+                    body.take().unwrap_or_else(RequestBody::empty),
                     rule.timeouts.backend_request,
                 )
                 .await;
+            let result = result.map_err(|failed| {
+                body = failed.body;
+                failed.error
+            });
             if let Err(ProxyError::UpstreamConnect(_)) = &result {
                 upstream.connect_errors.inc();
             }
+            // A request body goes again only when none of it was consumed.
+            let body_ready = !has_body || body.is_some();
             let retryable = match (&result, retry) {
                 (_, None) => false,
+                _ if !body_ready => false,
                 (Ok(response), Some(retry)) => retry.codes.contains(&response.status().as_u16()),
                 (Err(error), Some(_)) => matches!(
                     error,
@@ -396,29 +400,31 @@ impl SteeredSend<'_> {
                 .steered
                 .target(pick.pool, pick.origin)
                 .ok_or(ProxyError::NoEndpoints)?;
-            let _in_flight = lb.start_request(&pick);
+            let in_flight = lb.start_request(&pick);
             let uri = upstream_uri(&target.authority, self.path)?;
-            let mut request = Request::new(body.take().unwrap_or_else(RequestBody::empty));
-            *request.method_mut() = parts.method.clone();
-            *request.uri_mut() = uri;
-            *request.version_mut() = match self.protocol {
-                AppProtocol::H2c => Version::HTTP_2,
-                _ => Version::HTTP_11,
+            let head = UpstreamHead {
+                method: &parts.method,
+                uri: &uri,
+                headers: &mut parts.headers,
+                host: target.host.as_ref(),
+                last: false,
+                origin: Some(in_flight.origin()),
             };
-            *request.headers_mut() = parts.headers.clone();
-            if let Some(host) = &target.host {
-                request.headers_mut().insert(header::HOST, host.clone());
-            }
             let result = self
                 .shared
                 .upstreams
-                .send(
+                .send_head(
                     self.protocol,
                     target.address,
-                    request,
+                    head,
+                    body.take().unwrap_or_else(RequestBody::empty),
                     Some(attempt_timeout),
                 )
-                .await;
+                .await
+                .map_err(|failed| {
+                    *body = failed.body;
+                    failed.error
+                });
             let failure = match &result {
                 Ok(response) if response.status().is_server_error() => {
                     Some(FailureKind::Status(response.status().as_u16()))
@@ -450,7 +456,9 @@ impl SteeredSend<'_> {
                 return result.map(|response| (response, cookie));
             };
             let reached = !matches!(kind, FailureKind::ConnectError);
-            if self.has_body || !lb.should_retry(kind, idempotent, reached) {
+            // A request body goes again only when none of it was consumed.
+            let body_ready = !self.has_body || body.is_some();
+            if !body_ready || !lb.should_retry(kind, idempotent, reached) {
                 return result.map(|response| (response, None));
             }
             last = Some(result);

@@ -14,11 +14,17 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use torii_config::AppProtocol;
-use torii_http1::client::{ClientConnection, Recycle, Release, SendError, SendErrorKind};
+use torii_http1::client::{
+    ClientConnection, Recycle, Release, RequestHead, SendError, SendErrorKind,
+};
+use torii_steering::{ConnectionGuard, OriginState};
 
 /// Idle connections kept per endpoint at most.
 const MAX_IDLE_PER_ENDPOINT: usize = 1024;
@@ -62,36 +68,170 @@ impl Upstreams {
         request: Request<RequestBody>,
         timeout: Option<Duration>,
     ) -> Result<Response<UpstreamBody>, ProxyError> {
+        let (mut parts, body) = request.into_parts();
+        let head = UpstreamHead {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &mut parts.headers,
+            host: None,
+            last: true,
+            origin: None,
+        };
+        self.send_head(protocol, endpoint, head, body, timeout)
+            .await
+            .map_err(|failed| failed.error)
+    }
+
+    /// Sends one attempt of a request whose head the caller keeps for further attempts: the
+    /// HTTP/1.1 client encodes it without taking it (no copy of the headers per attempt);
+    /// h2c needs an owned request and copies the headers unless `head.last`. On failure the
+    /// body comes back when none of it was consumed (a connect error, a closed connection),
+    /// so the request can go elsewhere.
+    pub async fn send_head(
+        &self,
+        protocol: AppProtocol,
+        endpoint: SocketAddr,
+        head: UpstreamHead<'_>,
+        body: RequestBody,
+        timeout: Option<Duration>,
+    ) -> Result<Response<UpstreamBody>, FailedAttempt> {
+        let UpstreamHead {
+            method,
+            uri,
+            headers,
+            host,
+            last,
+            origin,
+        } = head;
         let sent = async {
             match protocol {
-                AppProtocol::H2c => self
-                    .h2c
-                    .request(request)
-                    .await
-                    .map(|r| r.map(UpstreamBody::Right))
-                    .map_err(|error| {
-                        if error.is_connect() {
-                            ProxyError::UpstreamConnect(error.into())
-                        } else {
-                            ProxyError::Upstream(error.into())
-                        }
-                    }),
+                AppProtocol::H2c => {
+                    let mut request = Request::new(body);
+                    *request.method_mut() = method.clone();
+                    *request.uri_mut() = uri.clone();
+                    *request.version_mut() = http::Version::HTTP_2;
+                    *request.headers_mut() = if last {
+                        std::mem::take(headers)
+                    } else {
+                        headers.clone()
+                    };
+                    if let Some(host) = host {
+                        request
+                            .headers_mut()
+                            .insert(http::header::HOST, host.clone());
+                    }
+                    self.h2c
+                        .request(request)
+                        .await
+                        .map(|r| r.map(UpstreamBody::Right))
+                        .map_err(|error| {
+                            FailedAttempt::lost(if error.is_connect() {
+                                ProxyError::UpstreamConnect(error.into())
+                            } else {
+                                ProxyError::Upstream(error.into())
+                            })
+                        })
+                }
                 AppProtocol::Http1 | AppProtocol::WebSocket => {
-                    self.http1.send(endpoint, request).await
+                    let head = RequestHead {
+                        method,
+                        uri,
+                        headers,
+                        host,
+                    };
+                    self.http1.send(endpoint, head, body, origin).await
                 }
             }
         };
         match timeout {
             Some(timeout) => tokio::time::timeout(timeout, sent)
                 .await
-                .map_err(|_| ProxyError::Timeout)?,
+                .map_err(|_| FailedAttempt::lost(ProxyError::Timeout))?,
             None => sent.await,
         }
     }
 }
 
+/// The head of an upstream request, kept by the caller across attempts.
+pub struct UpstreamHead<'a> {
+    /// The method.
+    pub method: &'a http::Method,
+    /// The target (absolute for h2c).
+    pub uri: &'a http::Uri,
+    /// The headers, hop-by-hop headers removed; taken (not copied) by h2c when `last`.
+    pub headers: &'a mut http::HeaderMap,
+    /// Sent as `Host` instead of the one in `headers` (an origin's Host override).
+    pub host: Option<&'a http::HeaderValue>,
+    /// No attempt follows this one.
+    pub last: bool,
+    /// The origin a new HTTP/1.1 connection is counted on while it stays open (for the
+    /// `leastConnections` balancing of pools).
+    pub origin: Option<&'a Arc<OriginState>>,
+}
+
+/// An upstream TCP connection, counted on the origin that opened it until it closes (pooled
+/// idle connections and upgraded tunnels included).
+pub struct UpstreamStream {
+    io: TcpStream,
+    _open: Option<ConnectionGuard>,
+}
+
+impl AsyncRead for UpstreamStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for UpstreamStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// An attempt that failed, with the request body when none of it was consumed.
+pub struct FailedAttempt {
+    /// Why it failed.
+    pub error: ProxyError,
+    /// The untouched body, to send elsewhere; `None` when it was consumed or dropped.
+    pub body: Option<RequestBody>,
+}
+
+impl FailedAttempt {
+    fn lost(error: ProxyError) -> Self {
+        FailedAttempt { error, body: None }
+    }
+}
+
 struct IdleConnection {
-    connection: ClientConnection<TcpStream>,
+    connection: ClientConnection<UpstreamStream>,
     since: Instant,
 }
 
@@ -100,8 +240,8 @@ struct EndpointPool {
     idle: Mutex<Vec<IdleConnection>>,
 }
 
-impl Recycle<TcpStream> for EndpointPool {
-    fn recycle(&self, connection: ClientConnection<TcpStream>) {
+impl Recycle<UpstreamStream> for EndpointPool {
+    fn recycle(&self, connection: ClientConnection<UpstreamStream>) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE_PER_ENDPOINT {
             idle.push(IdleConnection {
@@ -113,7 +253,7 @@ impl Recycle<TcpStream> for EndpointPool {
 }
 
 impl EndpointPool {
-    fn take(&self) -> Option<ClientConnection<TcpStream>> {
+    fn take(&self) -> Option<ClientConnection<UpstreamStream>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(mut idle_connection) = idle.pop() {
             if idle_connection.since.elapsed() < MAX_IDLE_AGE
@@ -134,7 +274,7 @@ struct Http1Pool {
 }
 
 /// A response body read straight from a pooled HTTP/1.1 connection.
-pub type PooledBody = torii_http1::client::ResponseBody<TcpStream, RequestBody>;
+pub type PooledBody = torii_http1::client::ResponseBody<UpstreamStream, RequestBody>;
 
 impl Http1Pool {
     fn endpoint(&self, endpoint: SocketAddr) -> Arc<EndpointPool> {
@@ -152,41 +292,60 @@ impl Http1Pool {
     async fn connect(
         &self,
         endpoint: SocketAddr,
-    ) -> Result<ClientConnection<TcpStream>, ProxyError> {
+        origin: Option<&Arc<OriginState>>,
+    ) -> Result<ClientConnection<UpstreamStream>, ProxyError> {
         let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(endpoint))
             .await
             .map_err(|_| ProxyError::UpstreamConnect("connect timed out".into()))?
             .map_err(|e| ProxyError::UpstreamConnect(e.into()))?;
         let _ = stream.set_nodelay(true);
-        Ok(ClientConnection::new(stream))
+        Ok(ClientConnection::new(UpstreamStream {
+            io: stream,
+            _open: origin.map(OriginState::open_connection),
+        }))
     }
 
     async fn send(
         &self,
         endpoint: SocketAddr,
-        mut request: Request<RequestBody>,
-    ) -> Result<Response<UpstreamBody>, ProxyError> {
+        head: RequestHead<'_>,
+        mut body: RequestBody,
+        origin: Option<&Arc<OriginState>>,
+    ) -> Result<Response<UpstreamBody>, FailedAttempt> {
         let pool = self.endpoint(endpoint);
         // A pooled connection may have been closed by the upstream meanwhile (the keep-alive
         // race: it closed just as we wrote). When it ended cleanly before any response byte,
         // nothing of the body was consumed and the method is idempotent, the request goes on a
         // fresh connection. A reset is an answer of its own (it counts as a failed attempt for
         // the route's retry policy) and is never replayed here.
-        let idempotent = is_idempotent(request.method());
+        let idempotent = is_idempotent(head.method);
         loop {
             let (connection, reused) = match pool.take() {
                 Some(connection) => (connection, true),
-                None => (self.connect(endpoint).await?, false),
+                None => match self.connect(endpoint, origin).await {
+                    Ok(connection) => (connection, false),
+                    Err(error) => {
+                        return Err(FailedAttempt {
+                            error,
+                            body: Some(body),
+                        })
+                    }
+                },
             };
-            let release: Release<TcpStream> = pool.clone();
-            match connection.send(request, release).await {
+            let release: Release<UpstreamStream> = pool.clone();
+            match connection.send_head(head, body, release).await {
                 Ok(response) => return Ok(response.map(UpstreamBody::Left)),
                 Err(mut error) => {
                     let replay =
                         reused && idempotent && error.kind() == SendErrorKind::ClosedBeforeResponse;
-                    match error.take_request() {
-                        Some(unsent) if replay => request = unsent,
-                        _ => return Err(send_error(error)),
+                    match error.take_body() {
+                        Some(unsent) if replay => body = unsent,
+                        unsent => {
+                            return Err(FailedAttempt {
+                                error: send_error(error),
+                                body: unsent,
+                            })
+                        }
                     }
                 }
             }
@@ -220,3 +379,76 @@ fn send_error(error: SendError<RequestBody>) -> ProxyError {
 /// A response body from an upstream: from the HTTP/1.1 pool (`Left`) or the h2c client
 /// (`Right`).
 pub type UpstreamBody = http_body_util::Either<PooledBody, Incoming>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Answers every request head on a connection with an empty 200, until the client closes.
+    async fn empty_ok_server() -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut seen = Vec::new();
+                    loop {
+                        let Ok(n) = stream.read(&mut buf).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                            if stream.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn connections_count_on_the_origin_that_opened_them_while_open() {
+        let address = empty_ok_server().await;
+        let upstreams = Upstreams::new(&ProxyOptions::default());
+        let origin = Arc::new(OriginState::new());
+        let uri: http::Uri = "/".parse().unwrap();
+        for _ in 0..3 {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::HOST, "h".parse().unwrap());
+            let head = UpstreamHead {
+                method: &http::Method::GET,
+                uri: &uri,
+                headers: &mut headers,
+                host: None,
+                last: false,
+                origin: Some(&origin),
+            };
+            let response = upstreams
+                .send_head(
+                    AppProtocol::Http1,
+                    address,
+                    head,
+                    RequestBody::empty(),
+                    None,
+                )
+                .await
+                .map_err(|failed| failed.error)
+                .expect("response");
+            assert_eq!(response.status(), 200);
+            // Its body was empty: the connection went back to the pool, still open.
+            assert_eq!(origin.connections(), 1, "one kept-alive connection, reused");
+        }
+        drop(upstreams);
+        assert_eq!(origin.connections(), 0, "closed with the pool");
+    }
+}

@@ -9,6 +9,7 @@ use torii_config::{Config, NotificationSink, SmtpTls};
 use torii_health::{HealthChange, HealthListener};
 use torii_notify::{Event, EventKind, Notifier, NotifierConfig, SinkConfig};
 use torii_proxy::ClientLocator;
+use torii_steering::AffinitySecret;
 
 /// The client locator from `--geoip-db` and `--trusted-proxy`.
 pub fn locator(run: &RunArgs) -> anyhow::Result<ClientLocator> {
@@ -22,6 +23,34 @@ pub fn locator(run: &RunArgs) -> anyhow::Result<ClientLocator> {
     let trusted =
         torii_geo::TrustedProxies::new(&run.trusted_proxies).context("invalid --trusted-proxy")?;
     Ok(ClientLocator { geo, trusted })
+}
+
+/// The affinity-cookie key of `--affinity-secret-file`, if given: 32 hex digits (surrounding
+/// whitespace ignored). The key itself never appears in an error.
+pub fn affinity_secret(run: &RunArgs) -> anyhow::Result<Option<AffinitySecret>> {
+    let Some(path) = &run.affinity_secret_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --affinity-secret-file {}", path.display()))?;
+    parse_affinity_secret(&text)
+        .map(Some)
+        .with_context(|| format!("invalid --affinity-secret-file {}", path.display()))
+}
+
+fn parse_affinity_secret(text: &str) -> anyhow::Result<AffinitySecret> {
+    let hex = text.trim();
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!(
+            "expected 32 hex digits (16 bytes, e.g. from `openssl rand -hex 16`), found {} characters",
+            hex.len()
+        );
+    }
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(AffinitySecret::from_bytes(bytes))
 }
 
 /// Which load balancers use which pools, and the notifier built from their targets.
@@ -212,4 +241,29 @@ pub fn status(load_balancing: &torii_proxy::LoadBalancing) -> serde_json::Value 
         })
         .collect();
     serde_json::Value::Array(lbs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_affinity_secret;
+
+    #[test]
+    fn affinity_secret_is_32_hex_digits() {
+        assert!(parse_affinity_secret("00112233445566778899aabbccddeeff\n").is_ok());
+        for bad in [
+            "",
+            "0011",
+            "zz112233445566778899aabbccddeeff",
+            "00112233445566778899aabbccddeeff00",
+        ] {
+            let error = parse_affinity_secret(bad).expect_err(bad).to_string();
+            assert!(error.contains("32 hex digits"), "{error}");
+            if bad.len() > 4 {
+                assert!(
+                    !error.contains(bad),
+                    "the key leaks into the error: {error}"
+                );
+            }
+        }
+    }
 }

@@ -85,6 +85,14 @@ pub struct RunArgs {
     /// its own zone.
     #[arg(long = "dns-zone")]
     pub dns_zones: Vec<String>,
+    /// A file holding the 16-byte key of session-affinity cookies as 32 hex digits (for
+    /// example from `openssl rand -hex 16`). Instances that share it honour each other's
+    /// cookies, and so does a restarted instance; without it each process draws its own.
+    #[arg(long)]
+    pub affinity_secret_file: Option<PathBuf>,
+    /// How often origin DNS names are looked up again (a change re-applies the config).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub resolve_interval: std::time::Duration,
 }
 
 /// Paths given with `-f`.

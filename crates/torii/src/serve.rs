@@ -142,10 +142,14 @@ pub async fn run(
     let mut registry = Registry::default();
     let metrics = ProxyMetrics::register(&mut registry);
     let started = crate::lb::locator(&run).and_then(|locator| {
+        let secret = crate::lb::affinity_secret(&run)?;
         let notifications = crate::lb::Notifications::new()?;
         let listener: Arc<dyn torii_health::HealthListener> = notifications.clone();
-        let load_balancing = LoadBalancing::new(locator, Some(listener))
+        let mut load_balancing = LoadBalancing::new(locator, Some(listener))
             .context("cannot start the health checker")?;
+        if let Some(secret) = secret {
+            load_balancing = load_balancing.with_affinity_secret(secret);
+        }
         Ok((notifications, Arc::new(load_balancing)))
     });
     let (notifications, load_balancing) = match started {
@@ -229,6 +233,7 @@ pub async fn run(
             return ExitCode::from(1);
         }
     };
+    let mut last_good = initial.clone();
     match controller.apply(initial).await {
         Ok(applied) if !applied.bind_errors.is_empty() => return ExitCode::from(1),
         Ok(_) => {}
@@ -251,13 +256,25 @@ pub async fn run(
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let mut resolve = tokio::time::interval(run.resolve_interval);
+    resolve.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    resolve.reset();
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = resolve.tick() => {
+                // Origin DNS names that now resolve elsewhere: the same resources again.
+                if controller.proxy.load_balancing().reresolve().await {
+                    if let Err(error) = controller.apply(last_good.clone()).await {
+                        tracing::error!(error = ?error, "re-applying after origin names changed failed");
+                    }
+                }
+            }
             change = changes.recv() => {
                 let Some(report) = change else { break };
+                let candidate = report.clone();
                 match controller.apply(report).await {
-                    Ok(_) => {}
+                    Ok(_) => last_good = candidate,
                     Err(ApplyFailure::Invalid(errors)) => {
                         for error in &errors {
                             tracing::error!(problem = %error, "config change rejected; the previous config keeps serving");

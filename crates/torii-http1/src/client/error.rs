@@ -60,6 +60,13 @@ impl<B> SendError<B> {
         self.request.take().map(|request| *request)
     }
 
+    /// The request body, when nothing of the response was received and no body data was
+    /// consumed (the head went out, or not): what [`send_head`](super::ClientConnection::send_head)
+    /// callers take back to send elsewhere.
+    pub fn take_body(&mut self) -> Option<B> {
+        self.request.take().map(|request| request.into_body())
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> SendErrorKind {
         self.kind

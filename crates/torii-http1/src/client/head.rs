@@ -3,13 +3,14 @@
 
 use super::error::SendErrorKind;
 use super::write::{Encoding, COPY_MAX};
+use super::RequestHead;
 use crate::codec::{
     find_head_end, has_token, headers_from_parsed, request_framing, write_headers, Framing,
     FramingError,
 };
 use bytes::BytesMut;
 use http::header::{self, HeaderMap};
-use http::request::Parts;
+use http::header::{HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 use http_body::Body;
 
@@ -49,18 +50,25 @@ pub(super) fn body_framing<B: Body>(
 
 /// `{method} {target} HTTP/1.1`, the headers as given, the added framing header and the blank
 /// line, in one buffer with room for a small first body frame.
-pub(super) fn encode_request_head(parts: &Parts, added: AddedFraming, body_room: u64) -> BytesMut {
-    let uri = &parts.uri;
-    let target = if parts.method == Method::CONNECT {
+pub(super) fn encode_request_head(
+    head: &RequestHead<'_>,
+    added: AddedFraming,
+    body_room: u64,
+) -> BytesMut {
+    let uri = head.uri;
+    let target = if *head.method == Method::CONNECT {
         uri.authority().map(|a| a.as_str())
     } else {
         uri.path_and_query().map(|p| p.as_str())
     };
     let target = target.filter(|t| !t.is_empty()).unwrap_or("/");
-    let method = parts.method.as_str();
+    let method = head.method.as_str();
     let mut len = method.len() + target.len() + 13 + 2 + 40;
-    for (name, value) in &parts.headers {
+    for (name, value) in head.headers {
         len += name.as_str().len() + value.len() + 4;
+    }
+    if let Some(host) = head.host {
+        len += host.len() + 8;
     }
     if body_room > 0 {
         len += body_room.min(COPY_MAX as u64) as usize + 24;
@@ -70,7 +78,17 @@ pub(super) fn encode_request_head(parts: &Parts, added: AddedFraming, body_room:
     out.extend_from_slice(b" ");
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    write_headers(&parts.headers, &mut out);
+    match head.host {
+        None => write_headers(head.headers, &mut out),
+        Some(host) => {
+            for (name, value) in head.headers {
+                if name != header::HOST {
+                    write_header(name, value, &mut out);
+                }
+            }
+            write_header(&header::HOST, host, &mut out);
+        }
+    }
     match added {
         AddedFraming::Nothing => {}
         AddedFraming::Length(n) => {
@@ -82,6 +100,13 @@ pub(super) fn encode_request_head(parts: &Parts, added: AddedFraming, body_room:
     }
     out.extend_from_slice(b"\r\n");
     out
+}
+
+fn write_header(name: &HeaderName, value: &HeaderValue, out: &mut BytesMut) {
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A parsed response head.
@@ -265,9 +290,35 @@ mod tests {
                 .body(())
                 .unwrap()
                 .into_parts();
-            let head = encode_request_head(&parts, *added, 0);
-            assert_eq!(std::str::from_utf8(&head).unwrap(), *want);
+            let head = RequestHead {
+                method: &parts.method,
+                uri: &parts.uri,
+                headers: &parts.headers,
+                host: None,
+            };
+            let encoded = encode_request_head(&head, *added, 0);
+            assert_eq!(std::str::from_utf8(&encoded).unwrap(), *want);
         }
+    }
+
+    #[test]
+    fn host_override_replaces_the_host_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("public.example"));
+        headers.insert("accept", HeaderValue::from_static("*/*"));
+        let host = HeaderValue::from_static("origin.internal");
+        let uri: http::Uri = "/a?b".parse().unwrap();
+        let head = RequestHead {
+            method: &Method::GET,
+            uri: &uri,
+            headers: &headers,
+            host: Some(&host),
+        };
+        let encoded = encode_request_head(&head, AddedFraming::Nothing, 0);
+        assert_eq!(
+            std::str::from_utf8(&encoded).unwrap(),
+            "GET /a?b HTTP/1.1\r\naccept: */*\r\nhost: origin.internal\r\n\r\n"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! in-request failover past dead origins and pools, health in `/api/v1/status`, affinity
 //! cookies, webhook notifications, and the DNS responder queried with `dig`.
 
-use crate::support::client::{Conn, Proto};
+use crate::support::client::{full, Conn, Proto};
 use crate::support::{eventually, free_port, loopback, refused_address, yaml, Backend, Torii};
 use http::StatusCode;
 use serde_json::Value;
@@ -119,6 +119,45 @@ async fn pool_backend_fails_over_past_a_dead_origin_without_a_failed_request() {
         metrics.contains("torii_origin_healthy{"),
         "no origin health metric:\n{metrics}"
     );
+}
+
+#[tokio::test]
+async fn a_post_that_never_reached_its_origin_goes_to_the_next_one_with_its_body() {
+    let ip = loopback();
+    let alive = Backend::start("alive", ip).await;
+    let dead = refused_address(ip);
+    let port = free_port(ip);
+    let config = yaml::docs(&[
+        yaml::gateway_class(),
+        yaml::gateway("gw", ip, &[yaml::http_listener("http", port)]),
+        // The dead origin first in the ring for every request.
+        pool(
+            "web",
+            &[("dead", dead), ("alive", alive.addr)],
+            "  loadBalancing: {policy: roundRobin}\n",
+        ),
+        route_to("OriginPool", "web", "pool.test"),
+    ]);
+    let torii = Torii::start(ip, &config).await;
+    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
+        .await
+        .expect("connect");
+    let payload = "x".repeat(100_000);
+    for i in 0..4 {
+        let request = conn
+            .request(http::Method::POST, "pool.test", &format!("/post{i}"))
+            .body(full(payload.clone()))
+            .expect("request");
+        let reply = conn.fetch(request).await.expect("reply");
+        assert_eq!(reply.status, StatusCode::OK, "POST {i}");
+        assert_eq!(reply.backend(), "alive");
+        let read = alive
+            .wait_for_body(&format!("/post{i}"), Duration::from_secs(5))
+            .await
+            .expect("body read");
+        assert_eq!(read.result, Ok(100_000), "POST {i}: the body arrived whole");
+    }
+    drop(torii);
 }
 
 #[tokio::test]
