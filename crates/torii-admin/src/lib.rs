@@ -95,6 +95,14 @@ impl AdminState {
             .clone()
     }
 
+    /// Adds a collector to the registry (for components created after the state).
+    pub fn register_collector(&self, collector: Box<dyn prometheus_client::collector::Collector>) {
+        self.registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register_collector(collector);
+    }
+
     /// Renders the registry in the Prometheus text format.
     pub fn render_metrics(&self) -> String {
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
@@ -133,6 +141,16 @@ pub async fn bind(
     address: SocketAddr,
     state: Arc<AdminState>,
 ) -> Result<impl std::future::Future<Output = ()>, AdminBindError> {
+    bind_with(address, state, Router::new()).await
+}
+
+/// [`bind`] with more routes (the binary's APIs over state this crate does not know, such as
+/// rollouts and comparisons), merged beside the built-in ones.
+pub async fn bind_with(
+    address: SocketAddr,
+    state: Arc<AdminState>,
+    extra: Router,
+) -> Result<impl std::future::Future<Output = ()>, AdminBindError> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| AdminBindError { address, source })?;
@@ -140,7 +158,7 @@ pub async fn bind(
         tracing::warn!(%address, "admin server listens beyond loopback and has no authentication");
     }
     Ok(async move {
-        if let Err(error) = axum::serve(listener, router(state)).await {
+        if let Err(error) = axum::serve(listener, router(state).merge(extra)).await {
             tracing::error!(%error, "admin server stopped");
         }
     })

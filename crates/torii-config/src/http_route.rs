@@ -59,6 +59,8 @@ pub struct HttpRule {
     pub retry: Option<Retry>,
     /// Whether the rule came from a GRPCRoute (upstream then always speaks HTTP/2).
     pub grpc: bool,
+    /// The `Comparison` and `Rollout` that target this rule.
+    pub migration: crate::migration::RuleMigration,
 }
 
 /// One way a request can match a rule; every present condition must hold.

@@ -11,6 +11,7 @@ pub mod http_route;
 pub mod ids;
 pub mod lb;
 pub mod listener;
+pub mod migration;
 pub mod status;
 
 pub use backend::{AppProtocol, Backend, BackendId, BackendTarget, Endpoint, WeightedTarget};
@@ -27,6 +28,10 @@ pub use listener::{
     ListenerConfig, ListenerProtocol, PortConfig, PortProtocol, TcpRoute, TcpRouteAttachment,
     TlsCertificate, TlsRoute, TlsRouteAttachment,
 };
+pub use migration::{
+    CompareSettings, Comparison, MigrationId, Rollout, RolloutAffinity, RolloutAnalysis,
+    RolloutStep, RuleMigration,
+};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,4 +47,8 @@ pub struct Config {
     pub pools: BTreeMap<PoolId, Arc<OriginPool>>,
     /// Every `LoadBalancer`, by id.
     pub load_balancers: BTreeMap<LoadBalancerId, Arc<LoadBalancer>>,
+    /// Every accepted `Comparison`, by id (also attached to the rules it targets).
+    pub comparisons: BTreeMap<MigrationId, Arc<Comparison>>,
+    /// Every accepted `Rollout`, by id (also attached to the rules it targets).
+    pub rollouts: BTreeMap<MigrationId, Arc<Rollout>>,
 }

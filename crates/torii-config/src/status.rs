@@ -73,6 +73,9 @@ pub struct StatusReport {
     /// torii's own kinds (`HealthMonitor`, `OriginPool`, `LoadBalancer`).
     #[serde(rename = "loadBalancing", skip_serializing_if = "Vec::is_empty")]
     pub load_balancing: Vec<ObjectStatus>,
+    /// torii's migration kinds (`Comparison`, `Rollout`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<ObjectStatus>,
     /// Objects that were ignored, with why (unknown kinds, other controllers' classes, …).
     pub notes: Vec<String>,
 }

@@ -48,6 +48,9 @@ pub struct SinkConfig {
     /// Pool filter. Empty: every event. Otherwise events whose `pool` is one of these, plus
     /// events without a pool (load-balancer and global events), which every sink receives.
     pub pools: Vec<String>,
+    /// Rollout filter. Empty: no filter. Otherwise the sink hears only events of these
+    /// rollouts (a rollout's own notification targets).
+    pub rollouts: Vec<String>,
     /// Events the sink's queue holds while deliveries are slow; newer ones are then dropped.
     pub queue_capacity: usize,
     /// How failed deliveries are retried.
@@ -71,6 +74,7 @@ impl SinkConfig {
         SinkConfig {
             name,
             pools: Vec::new(),
+            rollouts: Vec::new(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             retry: RetryPolicy::default(),
             target,
@@ -84,6 +88,16 @@ impl SinkConfig {
         S: Into<String>,
     {
         self.pools = pools.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the rollout filter: the sink hears only events of these rollouts.
+    pub fn with_rollouts<I, S>(mut self, rollouts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.rollouts = rollouts.into_iter().map(Into::into).collect();
         self
     }
 
@@ -126,6 +140,8 @@ struct RawSinkConfig {
     name: String,
     #[serde(default)]
     pools: Vec<String>,
+    #[serde(default)]
+    rollouts: Vec<String>,
     #[serde(default = "default_queue_capacity")]
     queue_capacity: usize,
     #[serde(default)]
@@ -163,6 +179,7 @@ impl TryFrom<RawSinkConfig> for SinkConfig {
         Ok(SinkConfig {
             name: raw.name,
             pools: raw.pools,
+            rollouts: raw.rollouts,
             queue_capacity: raw.queue_capacity,
             retry: raw.retry,
             target,

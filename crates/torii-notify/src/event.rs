@@ -89,6 +89,9 @@ pub struct Event {
     /// The origin concerned, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The rollout concerned, if any; only that rollout's sinks receive the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<String>,
     /// The state before the change (for example `healthy`, or the pool failed over from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
@@ -114,6 +117,7 @@ impl Event {
             load_balancer: None,
             pool: None,
             origin: None,
+            rollout: None,
             previous: None,
             current: None,
             reason: None,
@@ -137,6 +141,12 @@ impl Event {
     /// Sets the pool concerned.
     pub fn with_pool(mut self, name: impl Into<String>) -> Self {
         self.pool = Some(name.into());
+        self
+    }
+
+    /// Sets the rollout concerned.
+    pub fn with_rollout(mut self, name: impl Into<String>) -> Self {
+        self.rollout = Some(name.into());
         self
     }
 

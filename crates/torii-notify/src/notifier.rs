@@ -38,6 +38,7 @@ struct SinkHandle {
     name: Arc<str>,
     kind: &'static str,
     pools: Vec<String>,
+    rollouts: Vec<String>,
     queue: mpsc::Sender<Arc<Event>>,
     counters: Arc<SinkCounters>,
     /// Set while the queue overflows, so one warning is logged per overflow, not per event.
@@ -45,8 +46,16 @@ struct SinkHandle {
 }
 
 impl SinkHandle {
-    /// An event without a pool goes to every sink; one with a pool passes the filter.
+    /// A sink with a rollout filter hears only those rollouts' events; a rollout's event goes
+    /// to no other sink. Otherwise an event without a pool goes to every sink; one with a
+    /// pool passes the filter.
     fn accepts(&self, event: &Event) -> bool {
+        if !self.rollouts.is_empty() || event.rollout.is_some() {
+            return event
+                .rollout
+                .as_ref()
+                .is_some_and(|r| self.rollouts.iter().any(|x| x == r));
+        }
         match &event.pool {
             None => true,
             Some(pool) => self.pools.is_empty() || self.pools.iter().any(|p| p == pool),
@@ -305,6 +314,7 @@ impl Notifier {
             name: Arc::clone(&name),
             kind: config.target.kind(),
             pools: config.pools.clone(),
+            rollouts: config.rollouts.clone(),
             queue,
             counters: Arc::clone(&counters),
             overflowing: AtomicBool::new(false),

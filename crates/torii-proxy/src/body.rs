@@ -20,6 +20,54 @@ pub enum ResponseBody {
     Upstream(crate::upstream::UpstreamBody),
     /// A complete local body (errors, redirects, CORS preflights).
     Full(Option<Bytes>),
+    /// Streamed from the upstream response while a bounded copy is captured for a comparison
+    /// (boxed: only compared requests pay for it).
+    Captured(Box<CaptureBody>),
+}
+
+/// An upstream body passed through while it is captured (up to a limit, hashed beyond); the
+/// captured response goes to the comparison when the body ends cleanly. A body cut short
+/// (client gone, upstream error) sends nothing: that comparison is abandoned.
+pub struct CaptureBody {
+    inner: crate::upstream::UpstreamBody,
+    capture: Option<torii_compare::BodyCapture>,
+    head: Option<(u16, http::HeaderMap)>,
+    sink: Option<tokio::sync::oneshot::Sender<torii_compare::CapturedResponse>>,
+}
+
+impl CaptureBody {
+    /// Captures `inner`, the body of a response with `status` and `headers`.
+    pub fn new(
+        inner: crate::upstream::UpstreamBody,
+        status: u16,
+        headers: http::HeaderMap,
+        limit: usize,
+        sink: tokio::sync::oneshot::Sender<torii_compare::CapturedResponse>,
+    ) -> Self {
+        let mut body = CaptureBody {
+            inner,
+            capture: Some(torii_compare::BodyCapture::new(limit)),
+            head: Some((status, headers)),
+            sink: Some(sink),
+        };
+        // An empty body may never be polled: deliver at once.
+        if body.inner.is_end_stream() {
+            body.deliver();
+        }
+        body
+    }
+
+    fn deliver(&mut self) {
+        if let (Some(capture), Some((status, headers)), Some(sink)) =
+            (self.capture.take(), self.head.take(), self.sink.take())
+        {
+            let _ = sink.send(torii_compare::CapturedResponse {
+                status,
+                headers,
+                body: capture.finish(),
+            });
+        }
+    }
 }
 
 impl ResponseBody {
@@ -45,6 +93,22 @@ impl Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
             ResponseBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            ResponseBody::Captured(captured) => {
+                let polled = Pin::new(&mut captured.inner).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let (Some(data), Some(capture)) =
+                            (frame.data_ref(), captured.capture.as_mut())
+                        {
+                            capture.update(data);
+                        }
+                    }
+                    Poll::Ready(None) => captured.deliver(),
+                    Poll::Ready(Some(Err(_))) => captured.sink = None,
+                    Poll::Pending => {}
+                }
+                polled.map_err(Into::into)
+            }
         }
     }
 
@@ -52,12 +116,14 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Upstream(body) => body.is_end_stream(),
             ResponseBody::Full(data) => data.is_none(),
+            ResponseBody::Captured(captured) => captured.inner.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             ResponseBody::Upstream(body) => body.size_hint(),
+            ResponseBody::Captured(captured) => captured.inner.size_hint(),
             ResponseBody::Full(Some(data)) => SizeHint::with_exact(data.len() as u64),
             ResponseBody::Full(None) => SizeHint::with_exact(0),
         }

@@ -14,6 +14,7 @@ pub mod filters;
 pub mod io;
 pub mod listener;
 pub mod metrics;
+pub mod migration;
 pub mod mirror;
 pub mod pools;
 pub mod proxy;

@@ -3,6 +3,7 @@
 
 use crate::listener::{bind_socket, ListenerHandle};
 use crate::metrics::ProxyMetrics;
+use crate::migration::Migrations;
 use crate::pools::LoadBalancing;
 use crate::snapshot::{Snapshot, SnapshotError};
 use crate::upstream::Upstreams;
@@ -87,6 +88,8 @@ pub(crate) struct Shared {
     pub(crate) mirror_permits: Arc<Semaphore>,
     /// Pools, load balancers, health and client location.
     pub(crate) load_balancing: Arc<LoadBalancing>,
+    /// Comparisons and rollouts.
+    pub(crate) migrations: Arc<Migrations>,
     open_connections: AtomicUsize,
     idle: Notify,
 }
@@ -151,6 +154,7 @@ impl Proxy {
             upstreams: Upstreams::new(&options),
             mirror_permits: Arc::new(Semaphore::new(options.max_mirrors_in_flight)),
             load_balancing,
+            migrations: Arc::new(Migrations::new()),
             options,
             metrics,
             http1,
@@ -176,12 +180,14 @@ impl Proxy {
     pub async fn apply(&self, config: Config) -> Result<ApplyReport, ApplyError> {
         let generation = self.generation.load(Ordering::Acquire) + 1;
         let load_balancing = self.shared.load_balancing.build(&config).await;
+        let config = Arc::new(config);
         let snapshot = Snapshot::build(
-            Arc::new(config),
+            config.clone(),
             generation,
             &self.shared.metrics,
             &load_balancing,
         )?;
+        self.shared.migrations.apply(&config);
         let mut listeners = self.listeners.lock().await;
         let mut report = ApplyReport {
             generation,
@@ -236,6 +242,11 @@ impl Proxy {
     /// Pools, load balancers and their health.
     pub fn load_balancing(&self) -> &Arc<LoadBalancing> {
         &self.shared.load_balancing
+    }
+
+    /// Comparisons and rollouts of the applied config.
+    pub fn migrations(&self) -> &Arc<Migrations> {
+        &self.shared.migrations
     }
 
     /// The metrics the proxy records.

@@ -1,9 +1,10 @@
 //! The HTTP request path: route, apply filters, pick a backend, forward, answer.
 
-use crate::body::{DownstreamBody, RequestBody, ResponseBody};
+use crate::body::{CaptureBody, DownstreamBody, RequestBody, ResponseBody};
 use crate::downstream::ConnInfo;
 use crate::error::ProxyError;
 use crate::filters::{self, RedirectContext};
+use crate::migration::{RolloutControl, ShadowTicket, Shed, Side, SHADOW_HEADER};
 use crate::mirror::{self, MirrorPlan};
 use crate::pools::SteeredBackend;
 use crate::proxy::Shared;
@@ -13,10 +14,12 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use std::borrow::Cow;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+use torii_compare::{CapturedResponse, EndpointKey, SampleInput, Verdict};
 use torii_config::{
-    AppProtocol, Cors, HeaderModifier, HttpFilter, HttpRule, PathMatch, UrlRewrite,
+    AppProtocol, BackendTarget, Cors, HeaderModifier, HttpFilter, HttpRule, PathMatch, UrlRewrite,
 };
 use torii_health::{FailureKind as HealthFailure, Outcome};
 use torii_routing::{RequestInfo, RouteOutcome};
@@ -27,6 +30,8 @@ use torii_steering::{AttemptState, ClientLocation, FailureKind, RequestContext};
 struct Accounting {
     rule: Option<Arc<RuleRuntime>>,
     backend: Option<usize>,
+    /// The rollout of the rule and the side that served the request (for its gates).
+    rollout: Option<(Arc<RolloutControl>, Side)>,
 }
 
 /// Handles one downstream request; never fails (errors become responses).
@@ -58,6 +63,9 @@ pub(crate) async fn handle(
             None => rule.no_backend.count(&shared.metrics, status),
         }
         rule.observe(&shared.metrics, started.elapsed().as_secs_f64());
+    }
+    if let Some((control, side)) = &accounting.rollout {
+        control.record(*side, started.elapsed(), status.is_server_error());
     }
     if let Some((method, uri)) = logged {
         access_log(&conn, &method, &uri, status, started.elapsed(), &accounting);
@@ -191,8 +199,29 @@ async fn proxy(
     if let Some(response) = apply_filters(&rule.filters, &mut parts, &mut plan, &redirect_base) {
         return Ok(response);
     }
-    let backend_index = crate::weighted::pick(&rule.backends, |b| b.target.weight)
-        .ok_or(ProxyError::InvalidBackend)?;
+    let rollout = rule
+        .migration
+        .rollout
+        .as_ref()
+        .and_then(|r| shared.migrations.rollout(&r.id));
+    let mut rollout_cookie = None;
+    let backend_index = match &rollout {
+        // A rollout splits the rule's traffic between its stable and candidate backends.
+        Some(rollout) => {
+            let (side, cookie) = rollout.choose(&parts.headers, conn.tls);
+            rollout_cookie = cookie;
+            accounting.rollout = Some((rollout.control.clone(), side));
+            let wanted = rollout.backend(side);
+            rule.backends
+                .iter()
+                .position(
+                    |b| matches!(&b.target.target, BackendTarget::Resolved(id) if id == wanted),
+                )
+                .ok_or(ProxyError::InvalidBackend)?
+        }
+        None => crate::weighted::pick(&rule.backends, |b| b.target.weight)
+            .ok_or(ProxyError::InvalidBackend)?,
+    };
     let backend = &rule.backends[backend_index];
     if let Some(response) = apply_filters(&backend.filters, &mut parts, &mut plan, &redirect_base) {
         return Ok(response);
@@ -228,7 +257,56 @@ async fn proxy(
     );
 
     let has_body = !http_body::Body::is_end_stream(&body);
-    let copies = if plan.mirrors.is_empty() {
+    // Comparison: the rule's own, or the rollout's while it mirrors (requests the stable
+    // backend serves).
+    let comparison = match (&rollout, &accounting.rollout) {
+        (Some(rollout), Some((_, Side::Stable))) if rollout.control.mirroring() => {
+            Some(rollout.comparison.clone())
+        }
+        (Some(_), _) => None,
+        (None, _) => rule
+            .migration
+            .comparison
+            .as_ref()
+            .and_then(|c| shared.migrations.comparison(&c.id)),
+    };
+    let served_by = match &backend.target.target {
+        BackendTarget::Resolved(id) => Some(id),
+        BackendTarget::Invalid => None,
+    };
+    let mut shadow_copies = Vec::new();
+    let comparing = match comparison.zip(served_by) {
+        None => None,
+        Some((comparison, served_by)) => {
+            let endpoint =
+                || endpoint_key(&parts.method, &runtime.route, rule, &matched.matched.path);
+            match comparison.admit(&parts.method, served_by) {
+                Ok(None) => None,
+                Err(Shed) => {
+                    comparison.store.record_shed(&endpoint());
+                    None
+                }
+                Ok(Some(ticket)) => {
+                    let control = match (&rollout, &accounting.rollout) {
+                        (Some(_), Some((control, _))) => Some(control.clone()),
+                        _ => None,
+                    };
+                    Some(start_comparison(
+                        shared,
+                        snapshot,
+                        ticket,
+                        endpoint(),
+                        &parts,
+                        &path_and_query,
+                        has_body,
+                        control,
+                        &mut shadow_copies,
+                    ))
+                }
+            }
+        }
+    };
+    let mut copies = if plan.mirrors.is_empty() {
         Vec::new()
     } else {
         mirror::start(
@@ -242,6 +320,7 @@ async fn proxy(
         )
     };
 
+    copies.append(&mut shadow_copies);
     let retry = rule.retry.as_ref();
     let attempts = 1 + retry.map_or(0, |r| r.attempts);
     let mut body = Some(RequestBody::Downstream { body, copies });
@@ -320,7 +399,21 @@ async fn proxy(
 
     let (response, set_cookie) = response;
     let (mut response_parts, response_body) = response.into_parts();
+    // The primary's answer as the upstream gave it, before torii's own header changes.
+    let response_body = match comparing {
+        Some(sink) => ResponseBody::Captured(Box::new(CaptureBody::new(
+            response_body,
+            response_parts.status.as_u16(),
+            response_parts.headers.clone(),
+            sink.limit,
+            sink.primary,
+        ))),
+        None => ResponseBody::Upstream(response_body),
+    };
     if let Some(cookie) = set_cookie {
+        response_parts.headers.append(header::SET_COOKIE, cookie);
+    }
+    if let Some(cookie) = rollout_cookie {
         response_parts.headers.append(header::SET_COOKIE, cookie);
     }
     if response_parts.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -339,10 +432,124 @@ async fn proxy(
     if let Some(cors) = plan.cors {
         filters::cors_decorate(cors, origin.as_ref(), &mut response_parts.headers);
     }
-    Ok(Response::from_parts(
-        response_parts,
-        ResponseBody::Upstream(response_body),
-    ))
+    Ok(Response::from_parts(response_parts, response_body))
+}
+
+/// Where the primary's captured answer goes, and how much of its body is kept.
+struct PrimarySink {
+    primary: tokio::sync::oneshot::Sender<CapturedResponse>,
+    limit: usize,
+}
+
+/// The endpoint a comparison is reported under: method, route and rule, and the path match.
+fn endpoint_key(
+    method: &http::Method,
+    route: &str,
+    rule: &HttpRule,
+    path: &PathMatch,
+) -> EndpointKey {
+    let rule_name = match &rule.name {
+        Some(name) => name.to_string(),
+        None => rule.index.to_string(),
+    };
+    let path = match path {
+        PathMatch::Exact(path) => path.clone(),
+        PathMatch::Prefix(prefix) if prefix == "/" => "/*".to_string(),
+        PathMatch::Prefix(prefix) => format!("{prefix}/*"),
+        PathMatch::RegularExpression(regex) => format!("~{}", regex.as_str()),
+    };
+    EndpointKey::new(method.as_str(), format!("{route}#{rule_name} {path}"))
+}
+
+/// Starts the shadow copies of a compared request (candidate, and secondary if any) and the
+/// task that compares their answers with the primary's once all are in. Shadow copies carry
+/// [`SHADOW_HEADER`]; their body feeds are pushed to `feeds`.
+#[allow(clippy::too_many_arguments)]
+fn start_comparison(
+    shared: &Arc<Shared>,
+    snapshot: &Snapshot,
+    ticket: ShadowTicket,
+    endpoint: EndpointKey,
+    parts: &http::request::Parts,
+    path_and_query: &PathAndQuery,
+    has_body: bool,
+    rollout: Option<Arc<RolloutControl>>,
+    feeds: &mut Vec<tokio::sync::mpsc::Sender<crate::body::CopyFrame>>,
+) -> PrimarySink {
+    let runtime = ticket.runtime.clone();
+    let settings = &runtime.settings;
+    let limit = usize::try_from(settings.max_body_bytes).unwrap_or(usize::MAX);
+    let mut headers = parts.headers.clone();
+    headers.insert(SHADOW_HEADER, HeaderValue::from_static("1"));
+    let copy = mirror::Copy {
+        method: &parts.method,
+        path_and_query,
+        headers: &headers,
+        has_body,
+    };
+    let mut shadow = |id: &torii_config::BackendId| {
+        mirror::shadow(shared, snapshot, id, &copy, settings.timeout, limit).map(|(feed, rx)| {
+            feeds.extend(feed);
+            rx
+        })
+    };
+    let candidate = shadow(&runtime.candidate);
+    let secondary = runtime.secondary.as_ref().map(&mut shadow);
+    let (primary_tx, primary_rx) = tokio::sync::oneshot::channel();
+    let method = parts.method.clone();
+    let target = path_and_query.as_str().to_owned();
+    headers.remove(SHADOW_HEADER);
+    let timeout = settings.timeout;
+    tokio::spawn(async move {
+        let _ticket = ticket;
+        let store = &runtime.store;
+        let counters = &runtime.counters;
+        let gathered = tokio::time::timeout(timeout, async move {
+            let primary = primary_rx.await.ok()?;
+            let candidate = candidate?.await.ok()?;
+            let secondary = match secondary {
+                None => None,
+                Some(rx) => Some(rx?.await.ok()?),
+            };
+            Some((primary, candidate, secondary))
+        })
+        .await;
+        let Ok(Some((primary, candidate, secondary))) = gathered else {
+            counters.shed.fetch_add(1, Ordering::Relaxed);
+            store.record_shed(&endpoint);
+            return;
+        };
+        if let Some(control) = rollout.filter(|c| c.weight() == 0) {
+            // Mirror step: the candidate's only traffic is this shadow traffic.
+            control.record(Side::Candidate, candidate.latency, candidate.failed);
+        }
+        let input = SampleInput {
+            method: &method,
+            target: &target,
+            headers: &headers,
+            primary: &primary,
+            candidate: &candidate.response,
+            secondary: secondary.as_ref().map(|s| &s.response),
+        };
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let verdict = store.compare_and_record(&endpoint, input, &runtime.options, now_ms);
+        counters.compared.fetch_add(1, Ordering::Relaxed);
+        match verdict {
+            Verdict::Regression { .. } => {
+                counters.regressions.fetch_add(1, Ordering::Relaxed);
+            }
+            Verdict::NoiseOnly => {
+                counters.noise.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    });
+    PrimarySink {
+        primary: primary_tx,
+        limit,
+    }
 }
 
 /// One request to a pool or load balancer backend: steering picks the origin of each attempt,

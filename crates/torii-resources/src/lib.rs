@@ -7,6 +7,7 @@
 
 pub mod lb;
 pub mod load;
+pub mod migration;
 pub mod origin;
 pub mod set;
 
@@ -31,6 +32,7 @@ pub mod wire {
     pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     pub use crate::lb::{HealthMonitor, LoadBalancer, OriginPool};
+    pub use crate::migration::{Comparison, Rollout};
 
     /// The `gateway-api` crate's modules, for the nested spec types.
     pub use gateway_api::experimental as gateway;

@@ -66,6 +66,10 @@ pub struct ResourceSet {
     pub origin_pools: Vec<Located<OriginPool>>,
     /// `torii.dev` `LoadBalancer`.
     pub load_balancers: Vec<Located<LoadBalancer>>,
+    /// `torii.dev` `Comparison`.
+    pub comparisons: Vec<Located<Comparison>>,
+    /// `torii.dev` `Rollout`.
+    pub rollouts: Vec<Located<Rollout>>,
 }
 
 impl ResourceSet {
@@ -85,6 +89,8 @@ impl ResourceSet {
             + self.health_monitors.len()
             + self.origin_pools.len()
             + self.load_balancers.len()
+            + self.comparisons.len()
+            + self.rollouts.len()
     }
 
     /// True when the set holds no object.

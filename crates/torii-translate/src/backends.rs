@@ -51,7 +51,56 @@ backend_ref_from!(
     grpcroutes::GrpcRouteRulesBackendRefs,
     tlsroutes::TlsRouteRulesBackendRefs,
     tcproutes::TcpRouteRulesBackendRefs,
+    torii_resources::migration::BackendObjectRefSpec,
 );
+
+/// The object a backendRef is written in: a route, or a torii kind that names backends the
+/// way routes do (a `Comparison`, a `Rollout`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Referrer<'s> {
+    /// API group of the referring object.
+    pub group: &'s str,
+    /// Kind of the referring object.
+    pub kind: &'s str,
+    /// Namespace of the referring object (the default of the backendRef's).
+    pub namespace: &'s str,
+    /// The kind of traffic sent to the backend (what protocols it may speak).
+    pub route_kind: RouteKind,
+}
+
+impl<'s> Referrer<'s> {
+    /// The referring side of a ReferenceGrant check.
+    fn from(self) -> RefFrom<'s> {
+        RefFrom {
+            group: self.group,
+            kind: self.kind,
+            namespace: self.namespace,
+        }
+    }
+}
+
+/// The backend a backendRef written in `namespace` names when it resolves (no lookup):
+/// how the backendRefs of a rule and of a migration kind are compared. `None` for kinds that
+/// are not backends and Services without a port.
+pub(crate) fn backend_id_of(backend: BackendRef<'_>, namespace: &str) -> Option<BackendId> {
+    let namespace = backend.namespace.unwrap_or(namespace);
+    match (
+        backend.group.unwrap_or(""),
+        backend.kind.unwrap_or("Service"),
+    ) {
+        ("", "Service") => Some(BackendId::Service {
+            namespace: Arc::from(namespace),
+            name: Arc::from(backend.name),
+            port: u16::try_from(backend.port?).ok()?,
+        }),
+        (TORII_GROUP, "OriginPool") => Some(BackendId::Pool(PoolId::new(namespace, backend.name))),
+        (TORII_GROUP, "LoadBalancer") => Some(BackendId::LoadBalancer(LoadBalancerId::new(
+            namespace,
+            backend.name,
+        ))),
+        _ => None,
+    }
+}
 
 /// What resolving a route's references found: problems for its `ResolvedRefs` condition and
 /// the backends it uses.
@@ -139,12 +188,28 @@ impl<'a> Backends<'a> {
         route: &RouteId,
         backend: BackendRef<'_>,
     ) -> Result<BackendId, Problem> {
+        let referrer = Referrer {
+            group: GATEWAY_GROUP,
+            kind: route.kind.as_str(),
+            namespace: &route.namespace,
+            route_kind: route.kind,
+        };
+        self.resolve_for(referrer, backend)
+    }
+
+    /// Resolves a backendRef written in `referrer` (a route, or a torii object that names
+    /// backends the way routes do), building its [`Backend`] once.
+    pub fn resolve_for(
+        &mut self,
+        referrer: Referrer<'_>,
+        backend: BackendRef<'_>,
+    ) -> Result<BackendId, Problem> {
         let group = backend.group.unwrap_or("");
         let kind = backend.kind.unwrap_or("Service");
         let name = backend.name;
-        let namespace = backend.namespace.unwrap_or(&route.namespace);
+        let namespace = backend.namespace.unwrap_or(referrer.namespace);
         if group == TORII_GROUP && matches!(kind, "OriginPool" | "LoadBalancer") {
-            return self.resolve_torii(route, kind, namespace, name);
+            return self.resolve_torii(referrer, kind, namespace, name);
         }
         if !group.is_empty() || kind != "Service" {
             let shown = if group.is_empty() {
@@ -158,11 +223,7 @@ impl<'a> Backends<'a> {
             ));
         }
         let permitted = self.index.reference_permitted(
-            RefFrom {
-                group: GATEWAY_GROUP,
-                kind: route.kind.as_str(),
-                namespace: &route.namespace,
-            },
+            referrer.from(),
             RefTo {
                 group: "",
                 kind: "Service",
@@ -190,7 +251,11 @@ impl<'a> Backends<'a> {
             .ok()
             .and_then(|port| find_port(service, port))
             .ok_or_else(|| not_found(format!("Service {namespace}/{name} has no port {port}")))?;
-        check_protocol(route.kind, &service_port, &format!("{namespace}/{name}"))?;
+        check_protocol(
+            referrer.route_kind,
+            &service_port,
+            &format!("{namespace}/{name}"),
+        )?;
         let id = BackendId::Service {
             namespace: Arc::from(namespace),
             name: Arc::from(name),
@@ -206,17 +271,13 @@ impl<'a> Backends<'a> {
     /// Resolves a backendRef to a torii.dev `OriginPool` or `LoadBalancer`.
     fn resolve_torii(
         &mut self,
-        route: &RouteId,
+        referrer: Referrer<'_>,
         kind: &str,
         namespace: &str,
         name: &str,
     ) -> Result<BackendId, Problem> {
         let permitted = self.index.reference_permitted(
-            RefFrom {
-                group: GATEWAY_GROUP,
-                kind: route.kind.as_str(),
-                namespace: &route.namespace,
-            },
+            referrer.from(),
             RefTo {
                 group: TORII_GROUP,
                 kind,
@@ -230,7 +291,7 @@ impl<'a> Backends<'a> {
                 format!("backendRef to {kind} {namespace}/{name} is not permitted by any ReferenceGrant"),
             ));
         }
-        if !matches!(route.kind, RouteKind::Http | RouteKind::Grpc) {
+        if !matches!(referrer.route_kind, RouteKind::Http | RouteKind::Grpc) {
             return Err(Problem::new(
                 reason::INVALID_KIND,
                 format!("backendRef {kind} {namespace}/{name}: pools and load balancers serve HTTP and gRPC routes only"),

@@ -60,6 +60,10 @@ pub mod reason {
     pub const INVALID_KIND: &str = "InvalidKind";
     /// A referenced backend does not exist.
     pub const BACKEND_NOT_FOUND: &str = "BackendNotFound";
+    /// A policy-like object's `targetRef` names no route or no rule of it (GEP-713).
+    pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
+    /// Another object already targets what this one targets (GEP-713).
+    pub const CONFLICTED: &str = "Conflicted";
 }
 
 /// One reason why a condition is `False`: a spec reason and a message for people.

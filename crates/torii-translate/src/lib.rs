@@ -9,7 +9,8 @@
 //!    hostname, allowed routes, certificates) and conflicts between listeners;
 //! 2. `routes`: each route's parentRefs select listeners, its rules are translated once and
 //!    attached where selected; `backends` resolves backendRefs to Services and their
-//!    EndpointSlices;
+//!    EndpointSlices; `lb` translates torii's load-balancing kinds before, and `migration`
+//!    the `Comparison`s and `Rollout`s whose settings the rules they target carry;
 //! 3. the programmed listeners are grouped into one socket per address and port.
 //!
 //! `index` builds the lookup tables once, so the work is linear in the number of objects.
@@ -21,6 +22,8 @@ mod duration;
 mod gateway;
 mod index;
 mod lb;
+mod migration;
+mod notifications;
 mod routes;
 mod selector;
 
@@ -72,7 +75,9 @@ pub fn translate(set: &ResourceSet, options: &TranslateOptions) -> Translation {
 
     let load_balancing = lb::translate(set, &index, &mut status);
     let mut routes = routes::Routes::new(&index, &load_balancing, gateways);
-    routes.attach_all(set);
+    let migrations = migration::translate(set, &mut routes.backends, &mut status);
+    routes.attach_all(set, &migrations.attachments);
+    routes.used.extend(migrations.backends);
     let ports = gateway::build_ports(&routes.gateways);
 
     let mut gateway_status: Vec<_> = routes.gateways.iter().map(|g| g.status()).collect();
@@ -87,6 +92,8 @@ pub fn translate(set: &ResourceSet, options: &TranslateOptions) -> Translation {
             backends,
             pools: load_balancing.pools.clone(),
             load_balancers: load_balancing.load_balancers.clone(),
+            comparisons: migrations.comparisons,
+            rollouts: migrations.rollouts,
         },
         status,
     }

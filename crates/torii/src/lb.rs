@@ -94,40 +94,17 @@ impl Notifications {
                 } else {
                     target.pools.iter().map(ToString::to_string).collect()
                 };
-                let sink = match &target.sink {
-                    NotificationSink::Webhook { url, headers } => {
-                        let mut webhook = torii_notify::WebhookConfig::new(url.to_string());
-                        for (name, value) in headers {
-                            webhook = webhook.with_header(
-                                name.to_string(),
-                                torii_notify::Secret::new(value.to_str().unwrap_or_default()),
-                            );
-                        }
-                        SinkConfig::webhook(name, webhook)
-                    }
-                    NotificationSink::Email {
-                        smtp_host,
-                        smtp_port,
-                        tls,
-                        from,
-                        to,
-                    } => {
-                        let tls = match tls {
-                            SmtpTls::None => torii_notify::SmtpTls::None,
-                            SmtpTls::Starttls => torii_notify::SmtpTls::Starttls,
-                            SmtpTls::Tls => torii_notify::SmtpTls::Tls,
-                        };
-                        let mut smtp = torii_notify::SmtpConfig::new(smtp_host.to_string(), tls);
-                        smtp.port = Some(*smtp_port);
-                        let email = torii_notify::EmailConfig::new(
-                            smtp,
-                            from.to_string(),
-                            to.iter().map(ToString::to_string),
-                        );
-                        SinkConfig::email(name, email)
-                    }
-                };
+                let sink = sink_config(name, &target.sink);
                 sinks.push(sink.with_pools(pools));
+            }
+        }
+        // A rollout's targets hear only that rollout's events.
+        for (id, rollout) in &config.rollouts {
+            for target in &rollout.notifications {
+                let name = format!("rollout/{id}/{}", target.name);
+                if seen.insert(name.clone()) {
+                    sinks.push(sink_config(name, &target.sink).with_rollouts([id.to_string()]));
+                }
             }
         }
         self.notifier
@@ -135,6 +112,50 @@ impl Notifications {
             .context("invalid notification target")?;
         *self.users.write().unwrap_or_else(|e| e.into_inner()) = users;
         Ok(())
+    }
+}
+
+impl Notifications {
+    /// Sends `event` to the sinks whose filters take it.
+    pub fn notify(&self, event: Event) {
+        self.notifier.notify(event);
+    }
+}
+
+/// The notifier's sink for one notification target of the config.
+fn sink_config(name: String, sink: &NotificationSink) -> SinkConfig {
+    match sink {
+        NotificationSink::Webhook { url, headers } => {
+            let mut webhook = torii_notify::WebhookConfig::new(url.to_string());
+            for (name, value) in headers {
+                webhook = webhook.with_header(
+                    name.to_string(),
+                    torii_notify::Secret::new(value.to_str().unwrap_or_default()),
+                );
+            }
+            SinkConfig::webhook(name, webhook)
+        }
+        NotificationSink::Email {
+            smtp_host,
+            smtp_port,
+            tls,
+            from,
+            to,
+        } => {
+            let tls = match tls {
+                SmtpTls::None => torii_notify::SmtpTls::None,
+                SmtpTls::Starttls => torii_notify::SmtpTls::Starttls,
+                SmtpTls::Tls => torii_notify::SmtpTls::Tls,
+            };
+            let mut smtp = torii_notify::SmtpConfig::new(smtp_host.to_string(), tls);
+            smtp.port = Some(*smtp_port);
+            let email = torii_notify::EmailConfig::new(
+                smtp,
+                from.to_string(),
+                to.iter().map(ToString::to_string),
+            );
+            SinkConfig::email(name, email)
+        }
     }
 }
 

@@ -4,6 +4,8 @@ mod demo;
 mod dns;
 mod lb;
 mod logging;
+mod migrate_cli;
+mod rollout;
 mod serve;
 mod status;
 mod summary;
@@ -41,6 +43,12 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Show a running torii's load balancers, pools and origin health (from its admin API).
     Status(status::StatusArgs),
+    /// Show and drive progressive rollouts of a running torii (status, pause, resume,
+    /// promote, abort, restart).
+    Rollout(migrate_cli::RolloutArgs),
+    /// Show what comparisons of mirrored traffic found: a summary per endpoint, or one sample
+    /// side by side.
+    Diff(migrate_cli::DiffArgs),
 }
 
 /// Options shared by `serve` and `demo`.
@@ -90,6 +98,11 @@ pub struct RunArgs {
     /// cookies, and so does a restarted instance; without it each process draws its own.
     #[arg(long)]
     pub affinity_secret_file: Option<PathBuf>,
+    /// Where rollout state is kept (one JSON file per rollout, written atomically, directory
+    /// created with mode 0700), so that a restarted torii resumes each rollout at the step it
+    /// was on and never puts traffic back on a candidate that failed.
+    #[arg(long, default_value = "/var/lib/torii")]
+    pub state_dir: PathBuf,
     /// How often origin DNS names are looked up again (a change re-applies the config).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub resolve_interval: std::time::Duration,
@@ -126,5 +139,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::main(args),
         Command::Demo(args) => demo::main(args),
         Command::Status(args) => status::main(args),
+        Command::Rollout(args) => migrate_cli::rollout(args),
+        Command::Diff(args) => migrate_cli::diff(args),
     }
 }

@@ -40,6 +40,8 @@ pub struct Controller {
     pub notifications: Arc<crate::lb::Notifications>,
     /// The DNS responder (`--dns`) and the zones asked for.
     pub dns: Option<(torii_dns::DnsHandle, Vec<String>)>,
+    /// Rollout state, gates and commands.
+    pub rollouts: Arc<crate::rollout::RolloutController>,
 }
 
 impl Controller {
@@ -70,6 +72,7 @@ impl Controller {
             }
         };
         self.proxy.metrics().reload(true);
+        self.rollouts.sync();
         if let Some((dns, zones)) = &self.dns {
             let load_balancing = self.proxy.load_balancing().clone();
             let answers = crate::dns::LbAnswers::new(&load_balancing.current(), load_balancing);
@@ -204,18 +207,35 @@ pub async fn run(
         keep_alive_timeout: run.keep_alive_timeout,
         ..ProxyOptions::default()
     };
+    let proxy = Arc::new(Proxy::new(options, metrics, load_balancing));
+    admin.register_collector(Box::new(torii_proxy::migration::MigrationCollector::new(
+        proxy.migrations().clone(),
+    )));
+    let rollouts = match crate::rollout::RolloutController::new(
+        proxy.migrations().clone(),
+        notifications.clone(),
+        Some(&run.state_dir),
+    ) {
+        Ok(rollouts) => Arc::new(rollouts),
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "cannot start");
+            return ExitCode::from(1);
+        }
+    };
     let controller = Controller {
-        proxy: Arc::new(Proxy::new(options, metrics, load_balancing)),
+        proxy: proxy.clone(),
         admin: admin.clone(),
         notifications,
         dns,
+        rollouts: rollouts.clone(),
         options: TranslateOptions {
             controller_name: "torii.dev/gateway-controller".to_string(),
             default_address: run.default_address,
         },
     };
 
-    let admin_server = match torii_admin::bind(run.admin, admin.clone()).await {
+    let routes = crate::rollout::admin_routes(rollouts, proxy.migrations().clone());
+    let admin_server = match torii_admin::bind_with(run.admin, admin.clone(), routes).await {
         Ok(server) => server,
         Err(error) => {
             tracing::error!(error = %format!("{:#}", anyhow::Error::from(error)), "cannot start");
@@ -259,9 +279,12 @@ pub async fn run(
     let mut resolve = tokio::time::interval(run.resolve_interval);
     resolve.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     resolve.reset();
+    let mut rollout_tick = tokio::time::interval(crate::rollout::TICK);
+    rollout_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = rollout_tick.tick() => controller.rollouts.tick(),
             _ = resolve.tick() => {
                 // Origin DNS names that now resolve elsewhere: the same resources again.
                 if controller.proxy.load_balancing().reresolve().await {

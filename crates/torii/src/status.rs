@@ -44,12 +44,18 @@ pub fn main(args: StatusArgs) -> ExitCode {
 }
 
 fn fetch(admin: SocketAddr) -> anyhow::Result<Value> {
+    admin_request(admin, "GET", "/api/v1/status")
+}
+
+/// One request to the admin server; the JSON answer, or an error naming the answer (with
+/// the server's `error` message when it sent one).
+pub fn admin_request(admin: SocketAddr, method: &str, path: &str) -> anyhow::Result<Value> {
     let mut stream = TcpStream::connect_timeout(&admin, Duration::from_secs(5))
         .with_context(|| format!("cannot connect to the admin server at {admin}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,
-        "GET /api/v1/status HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut response = Vec::new();
     stream
@@ -62,10 +68,16 @@ fn fetch(admin: SocketAddr) -> anyhow::Result<Value> {
         .context("the admin server sent no HTTP response")?;
     let head = String::from_utf8_lossy(&response[..split]);
     if !head.starts_with("HTTP/1.1 200") {
-        anyhow::bail!(
-            "the admin server answered {}",
-            head.lines().next().unwrap_or("")
-        );
+        let message = serde_json::from_slice::<Value>(&response[split + 4..])
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+        match message {
+            Some(message) => anyhow::bail!("{message}"),
+            None => anyhow::bail!(
+                "the admin server answered {}",
+                head.lines().next().unwrap_or("")
+            ),
+        }
     }
     serde_json::from_slice(&response[split + 4..]).context("the status is not JSON")
 }

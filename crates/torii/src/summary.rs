@@ -4,7 +4,9 @@ use serde_json::{json, Value};
 use torii_config::status::StatusReport;
 use torii_config::{BackendTarget, Config, ListenerProtocol, PortProtocol};
 
-/// The `/api/v1/status` document.
+/// The `/api/v1/status` document: the status report (`gatewayClasses`, `gateways`, `routes`,
+/// `loadBalancing` and `migrations` conditions of torii's own kinds, `notes`), the generation,
+/// bind errors and load warnings.
 pub fn status(
     report: &StatusReport,
     applied: &torii_proxy::ApplyReport,
@@ -110,5 +112,47 @@ fn protocol_name(protocol: ListenerProtocol) -> &'static str {
         ListenerProtocol::TlsPassthrough => "TLS/Passthrough",
         ListenerProtocol::TlsTerminate => "TLS/Terminate",
         ListenerProtocol::Tcp => "TCP",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torii_config::status::{Condition, ObjectStatus};
+
+    #[test]
+    fn status_lists_load_balancing_and_migration_objects() {
+        let object = |kind: &'static str| ObjectStatus {
+            kind,
+            namespace: "default".into(),
+            name: "shop".into(),
+            conditions: vec![Condition::not(
+                "Accepted",
+                "Conflicted",
+                "spec.targetRef: taken",
+            )],
+        };
+        let report = StatusReport {
+            load_balancing: vec![object("LoadBalancer")],
+            migrations: vec![object("Comparison"), object("Rollout")],
+            ..StatusReport::default()
+        };
+        let value = status(&report, &torii_proxy::ApplyReport::default(), &[]);
+        assert_eq!(value["loadBalancing"][0]["kind"], "LoadBalancer");
+        assert_eq!(value["migrations"][0]["kind"], "Comparison");
+        assert_eq!(value["migrations"][1]["kind"], "Rollout");
+        let condition = &value["migrations"][1]["conditions"][0];
+        assert_eq!(condition["type"], "Accepted");
+        assert_eq!(condition["status"], "False");
+        assert_eq!(condition["reason"], "Conflicted");
+        assert_eq!(condition["message"], "spec.targetRef: taken");
+        // Sections without objects are left out.
+        let empty = status(
+            &StatusReport::default(),
+            &torii_proxy::ApplyReport::default(),
+            &[],
+        );
+        assert!(empty.get("migrations").is_none());
+        assert!(empty.get("loadBalancing").is_none());
     }
 }

@@ -53,7 +53,9 @@ wire_objects!(
     ReferenceGrant,
     HealthMonitor,
     OriginPool,
-    LoadBalancer
+    LoadBalancer,
+    Comparison,
+    Rollout
 );
 
 impl WireObject for Secret {
@@ -174,6 +176,8 @@ fn read_known(known: KnownKind, cx: &Context<'_, '_>, report: &mut LoadReport) {
         KnownKind::HealthMonitor => read(known, cx, report, |s| &mut s.health_monitors),
         KnownKind::OriginPool => read(known, cx, report, |s| &mut s.origin_pools),
         KnownKind::LoadBalancer => read(known, cx, report, |s| &mut s.load_balancers),
+        KnownKind::Comparison => read(known, cx, report, |s| &mut s.comparisons),
+        KnownKind::Rollout => read(known, cx, report, |s| &mut s.rollouts),
     }
 }
 

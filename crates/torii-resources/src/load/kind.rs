@@ -26,6 +26,8 @@ pub(crate) enum KnownKind {
     HealthMonitor,
     OriginPool,
     LoadBalancer,
+    Comparison,
+    Rollout,
 }
 
 /// What the loader does with a document of some `apiVersion` and `kind`.
@@ -46,7 +48,7 @@ pub(crate) enum Lookup {
 
 impl KnownKind {
     /// Every known kind, for lookups and tests.
-    pub(crate) const ALL: [KnownKind; 14] = [
+    pub(crate) const ALL: [KnownKind; 16] = [
         KnownKind::Namespace,
         KnownKind::Service,
         KnownKind::Secret,
@@ -61,6 +63,8 @@ impl KnownKind {
         KnownKind::HealthMonitor,
         KnownKind::OriginPool,
         KnownKind::LoadBalancer,
+        KnownKind::Comparison,
+        KnownKind::Rollout,
     ];
 
     /// The `kind` field's value.
@@ -80,6 +84,8 @@ impl KnownKind {
             KnownKind::HealthMonitor => "HealthMonitor",
             KnownKind::OriginPool => "OriginPool",
             KnownKind::LoadBalancer => "LoadBalancer",
+            KnownKind::Comparison => "Comparison",
+            KnownKind::Rollout => "Rollout",
         }
     }
 
@@ -88,9 +94,11 @@ impl KnownKind {
         match self {
             KnownKind::Namespace | KnownKind::Service | KnownKind::Secret => "",
             KnownKind::EndpointSlice => "discovery.k8s.io",
-            KnownKind::HealthMonitor | KnownKind::OriginPool | KnownKind::LoadBalancer => {
-                TORII_GROUP
-            }
+            KnownKind::HealthMonitor
+            | KnownKind::OriginPool
+            | KnownKind::LoadBalancer
+            | KnownKind::Comparison
+            | KnownKind::Rollout => TORII_GROUP,
             _ => GATEWAY_GROUP,
         }
     }
@@ -218,6 +226,15 @@ mod tests {
             ("torii.dev/v1alpha1", "OriginPool", Lookup::Known(OriginPool)),
             ("torii.dev/v1alpha1", "LoadBalancer", Lookup::Known(LoadBalancer)),
             ("torii.dev/v1alpha1", "HealthMonitor", Lookup::Known(HealthMonitor)),
+            ("torii.dev/v1alpha1", "Comparison", Lookup::Known(Comparison)),
+            ("torii.dev/v1alpha1", "Rollout", Lookup::Known(Rollout)),
+            (
+                "torii.dev/v1",
+                "Rollout",
+                Lookup::UnsupportedVersion {
+                    supported: "torii.dev/v1alpha1".into(),
+                },
+            ),
             ("torii.dev/v1alpha1", "RolloutPolicy", Lookup::Unsupported),
             ("apps/v1", "Deployment", Lookup::Unknown),
             ("v1", "ConfigMap", Lookup::Unknown),

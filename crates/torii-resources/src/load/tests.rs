@@ -269,7 +269,7 @@ kind: ConfigMap
 metadata: {name: cm}
 ---
 apiVersion: torii.dev/v1alpha1
-kind: Rollout
+kind: Experiment
 metadata: {name: pool}
 ---
 apiVersion: v1
@@ -294,7 +294,7 @@ extra: 1
         [
             "w.yaml:1: Deployment apps/web: unknown kind in `apps/v1`, ignored",
             "w.yaml:5: ConfigMap cm: unknown kind in `v1`, ignored",
-            "w.yaml:9: Rollout pool: unsupported kind in `torii.dev/v1alpha1`, ignored",
+            "w.yaml:9: Experiment pool: unsupported kind in `torii.dev/v1alpha1`, ignored",
             "w.yaml:13: Service default/svc: spec.ports[0].bogus: unknown field, ignored",
             "w.yaml:18: HTTPRoute default/r: metadata.colour: unknown field, ignored",
             "w.yaml:18: HTTPRoute default/r: spec.rules[0].matches[0].fuzzy: unknown field, ignored",
@@ -479,4 +479,77 @@ fn loads_paths_like_serve_f() -> std::io::Result<()> {
     assert_eq!(report.errors.len(), 1);
     assert_eq!(*report.errors[0].origin.file, missing);
     Ok(())
+}
+
+#[test]
+fn reads_migration_kinds_with_warnings_and_errors_naming_the_field() {
+    let text = r#"apiVersion: torii.dev/v1alpha1
+kind: Comparison
+metadata: {name: shop}
+spec:
+  targetRef: {kind: HTTPRoute, name: shop}
+  candidate: {name: shop-k8s, port: 80}
+  sampling: {percnt: 5}
+---
+apiVersion: torii.dev/v1alpha1
+kind: Rollout
+metadata: {name: shop, namespace: apps}
+spec:
+  targetRef: {kind: HTTPRoute, name: shop, sectionName: api}
+  stableRef: {name: shop-vm, port: 80}
+  candidateRef: {name: shop-k8s, port: 80}
+  steps:
+  - mirror: {duration: 1m}
+  - {weight: 100, pauze: 1m}
+---
+apiVersion: torii.dev/v1alpha1
+kind: Rollout
+metadata: {name: typed}
+spec:
+  targetRef: {kind: HTTPRoute, name: shop}
+  stableRef: {name: a, port: 80}
+  candidateRef: {name: b, port: 80}
+  steps: [{weight: lots}]
+---
+apiVersion: torii.dev/v1alpha1
+kind: Comparison
+metadata: {name: no-candidate}
+spec:
+  targetRef: {kind: HTTPRoute, name: shop}
+"#;
+    let report = parse("m.yaml", text);
+    let warnings: Vec<_> = report.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "m.yaml:1: Comparison default/shop: spec.sampling.percnt: unknown field, ignored",
+            "m.yaml:9: Rollout apps/shop: spec.steps[1].pauze: unknown field, ignored",
+        ]
+    );
+    let errors: Vec<_> = report.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "m.yaml:27: Rollout default/typed: spec.steps[0].weight: invalid type: string \"lots\", expected i32",
+            "m.yaml:33: Comparison default/no-candidate: spec: missing field `candidate`",
+        ]
+    );
+    assert_eq!(
+        placed(&report.set.comparisons, |o| &o.metadata),
+        row("default", "shop", 1)
+    );
+    assert_eq!(
+        placed(&report.set.rollouts, |o| &o.metadata),
+        row("apps", "shop", 9)
+    );
+    let rollout = &report.set.rollouts[0].object.spec;
+    assert_eq!(rollout.target_ref.section_name.as_deref(), Some("api"));
+    assert_eq!(rollout.steps[1].weight, Some(100));
+    assert_eq!(
+        rollout.steps[0]
+            .mirror
+            .as_ref()
+            .and_then(|m| m.duration.as_deref()),
+        Some("1m")
+    );
 }

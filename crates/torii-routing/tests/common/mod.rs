@@ -77,6 +77,7 @@ pub fn rule(index: usize, matches: Vec<HttpRouteMatch>) -> Arc<HttpRule> {
         timeouts: Timeouts::default(),
         retry: None,
         grpc: false,
+        migration: Default::default(),
     })
 }
 

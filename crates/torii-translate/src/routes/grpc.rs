@@ -90,5 +90,6 @@ fn translate_rule(
         timeouts: Timeouts::default(),
         retry: None,
         grpc: true,
+        migration: Default::default(),
     })
 }

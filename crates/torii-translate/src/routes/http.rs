@@ -6,6 +6,7 @@ use super::{default_rule, rule_backends};
 use crate::backends::{BackendRef, Backends, RefLog};
 use crate::conditions::{reason, Problem};
 use crate::duration;
+use crate::migration::Attachments;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub(super) fn translate(
     wire: &WireHttpRoute,
     id: &RouteId,
     order: RouteOrder,
+    migrations: &Attachments,
     backends: &mut Backends<'_>,
     log: &mut RefLog,
 ) -> Result<Arc<HttpRoute>, Problem> {
@@ -36,8 +38,9 @@ pub(super) fn translate(
                 return Err(unsupported(format!("rule name {name:?} is used twice")));
             }
         }
-        let rule = translate_rule(index, rule, id, backends, log)
+        let mut rule = translate_rule(index, rule, id, backends, log)
             .map_err(|problem| problem.context(format!("spec.rules[{index}]")))?;
+        rule.migration = migrations.rule(id, index);
         rules.push(Arc::new(rule));
     }
     if rules.is_empty() {
@@ -112,6 +115,7 @@ fn translate_rule(
         timeouts: timeouts(rule.timeouts.as_ref())?,
         retry: rule.retry.as_ref().map(retry).transpose()?,
         grpc: false,
+        migration: Default::default(),
     })
 }
 

@@ -11,6 +11,7 @@ use crate::backends::{BackendRef, Backends, RefLog};
 use crate::conditions::{self, reason, Problem, ACCEPTED, RESOLVED_REFS};
 use crate::gateway::{GatewayState, ListenerState};
 use crate::index::{name_of, namespace_of, order_of, Index, GATEWAY_GROUP};
+use crate::migration::Attachments;
 use filters::FilterScope;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -108,8 +109,9 @@ impl<'a> Routes<'a> {
         }
     }
 
-    /// Translates and attaches every route of `set`.
-    pub fn attach_all(&mut self, set: &'a ResourceSet) {
+    /// Translates and attaches every route of `set`; HTTPRoute rules carry what
+    /// `migrations` attaches to them.
+    pub fn attach_all(&mut self, set: &'a ResourceSet, migrations: &Attachments) {
         for route in &set.http_routes {
             let wire = &route.object;
             let id = route_id(RouteKind::Http, &wire.metadata);
@@ -127,7 +129,7 @@ impl<'a> Routes<'a> {
                 wire.metadata.generation,
                 parents,
                 hostnames,
-                |backends, log| http::translate(wire, &id, order, backends, log),
+                |backends, log| http::translate(wire, &id, order, migrations, backends, log),
                 |listener, route, hostnames| {
                     listener.http_routes.push(HttpRouteAttachment {
                         route: route.clone(),
@@ -490,5 +492,6 @@ fn default_rule(grpc: bool) -> Arc<HttpRule> {
         timeouts: Timeouts::default(),
         retry: None,
         grpc,
+        migration: Default::default(),
     })
 }

@@ -35,7 +35,7 @@ pub(super) fn rule(t: &Translation) -> &HttpRule {
     &listener.http_routes[0].route.rules[0]
 }
 
-fn service_id(namespace: &str, name: &str, port: u16) -> BackendId {
+pub(super) fn service_id(namespace: &str, name: &str, port: u16) -> BackendId {
     BackendId::Service {
         namespace: namespace.into(),
         name: name.into(),

@@ -18,12 +18,12 @@ use torii_config::{
 
 /// A torii.dev object `default/<name>` whose spec is `spec` (a YAML flow mapping or an
 /// indented block).
-fn object(kind: &str, name: &str, spec: &str) -> String {
+pub(super) fn object(kind: &str, name: &str, spec: &str) -> String {
     object_in("default", kind, name, spec)
 }
 
 /// A torii.dev object `<namespace>/<name>`.
-fn object_in(namespace: &str, kind: &str, name: &str, spec: &str) -> String {
+pub(super) fn object_in(namespace: &str, kind: &str, name: &str, spec: &str) -> String {
     let spec = if spec.starts_with('\n') {
         spec.to_string()
     } else {
@@ -39,7 +39,7 @@ spec:{spec}"
 }
 
 /// A valid one-origin pool `<namespace>/<name>` at `192.0.2.<last>:80`.
-fn pool_in(namespace: &str, name: &str, last: u8) -> String {
+pub(super) fn pool_in(namespace: &str, name: &str, last: u8) -> String {
     object_in(
         namespace,
         "OriginPool",
@@ -48,17 +48,20 @@ fn pool_in(namespace: &str, name: &str, last: u8) -> String {
     )
 }
 
-/// The status of the object of `kind` with id `namespace/name`.
-fn status<'t>(t: &'t Translation, kind: &str, id: &str) -> &'t ObjectStatus {
-    t.status
-        .load_balancing
-        .iter()
-        .find(|s| s.kind == kind && format!("{}/{}", s.namespace, s.name) == id)
-        .unwrap_or_else(|| panic!("no status for {kind} {id}: {:#?}", t.status.load_balancing))
+/// The status of the torii.dev object of `kind` with id `namespace/name`.
+pub(super) fn status<'t>(t: &'t Translation, kind: &str, id: &str) -> &'t ObjectStatus {
+    let mut all = t.status.load_balancing.iter().chain(&t.status.migrations);
+    all.find(|s| s.kind == kind && format!("{}/{}", s.namespace, s.name) == id)
+        .unwrap_or_else(|| {
+            panic!(
+                "no status for {kind} {id}: {:#?} {:#?}",
+                t.status.load_balancing, t.status.migrations
+            )
+        })
 }
 
 /// `(status, reason, message)` of condition `type_` of object `kind` `id`.
-fn cond<'t>(
+pub(super) fn cond<'t>(
     t: &'t Translation,
     kind: &str,
     id: &str,

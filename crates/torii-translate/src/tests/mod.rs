@@ -8,6 +8,7 @@ mod gateways;
 mod grpc_l4;
 mod http_rules;
 mod lb;
+mod migration;
 mod routes;
 
 use crate::{translate, TranslateOptions, Translation};
@@ -75,6 +76,8 @@ pub(crate) fn load(yaml: &str) -> ResourceSet {
             "HealthMonitor" => push(&mut set.health_monitors, doc),
             "OriginPool" => push(&mut set.origin_pools, doc),
             "LoadBalancer" => push(&mut set.load_balancers, doc),
+            "Comparison" => push(&mut set.comparisons, doc),
+            "Rollout" => push(&mut set.rollouts, doc),
             other => panic!("test documents of kind {other} are not supported"),
         }
     }

@@ -13,6 +13,7 @@ mod grpc;
 mod headers;
 mod l4;
 mod load_balancing;
+mod migration;
 mod mirror;
 mod reload;
 mod routing;
