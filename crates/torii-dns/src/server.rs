@@ -169,22 +169,39 @@ impl DnsServer {
                 options.udp_sockets
             )));
         }
-        let udp_err = |source| DnsError::Bind {
-            transport: "udp",
-            addr,
-            source,
+        // With port 0 the UDP socket picks the port and TCP must get the same one, which
+        // another socket may hold already: then try another port (a few times).
+        let attempts = if addr.port() == 0 { 8 } else { 1 };
+        let mut attempt = 0;
+        let (udp, tcp, local_addr) = loop {
+            attempt += 1;
+            let udp_err = |source| DnsError::Bind {
+                transport: "udp",
+                addr,
+                source,
+            };
+            let first = bind_udp(addr, options.udp_sockets > 1).map_err(udp_err)?;
+            let local_addr = first.local_addr().map_err(udp_err)?;
+            let mut udp = vec![first];
+            for _ in 1..options.udp_sockets {
+                udp.push(bind_udp(local_addr, true).map_err(udp_err)?);
+            }
+            match bind_tcp(local_addr) {
+                Ok(tcp) => break (udp, tcp, local_addr),
+                Err(source)
+                    if source.kind() == std::io::ErrorKind::AddrInUse && attempt < attempts =>
+                {
+                    continue
+                }
+                Err(source) => {
+                    return Err(DnsError::Bind {
+                        transport: "tcp",
+                        addr: local_addr,
+                        source,
+                    })
+                }
+            }
         };
-        let first = bind_udp(addr, options.udp_sockets > 1).map_err(udp_err)?;
-        let local_addr = first.local_addr().map_err(udp_err)?;
-        let mut udp = vec![first];
-        for _ in 1..options.udp_sockets {
-            udp.push(bind_udp(local_addr, true).map_err(udp_err)?);
-        }
-        let tcp = bind_tcp(local_addr).map_err(|source| DnsError::Bind {
-            transport: "tcp",
-            addr: local_addr,
-            source,
-        })?;
         let responder = Arc::new(Responder::new(zones, source, options.max_udp_payload));
         Ok(DnsServer {
             udp,

@@ -28,10 +28,13 @@ enum Version {
     Broken,
 }
 
-/// A running app; records the requests it saw (method, path, shadow header).
+/// What an app saw of one request: method, path, whether it was marked as shadow traffic, body.
+type Seen = (String, String, bool, String);
+
+/// A running app; records the requests it saw.
 struct App {
     addr: SocketAddr,
-    seen: Arc<Mutex<Vec<(String, String, bool)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     count: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -60,14 +63,19 @@ impl App {
                         move |request: Request<hyper::body::Incoming>| {
                             let (seen, count) = (seen.clone(), count.clone());
                             async move {
-                                seen.lock().unwrap().push((
-                                    request.method().to_string(),
-                                    request.uri().path().to_owned(),
-                                    request.headers().contains_key("x-torii-shadow"),
-                                ));
-                                count.fetch_add(1, Ordering::Relaxed);
+                                let method = request.method().to_string();
                                 let path = request.uri().path().to_owned();
-                                let _ = request.into_body().collect().await;
+                                let shadow = request.headers().contains_key("x-torii-shadow");
+                                let body = match request.into_body().collect().await {
+                                    Ok(body) => {
+                                        String::from_utf8_lossy(&body.to_bytes()).into_owned()
+                                    }
+                                    Err(_) => String::new(),
+                                };
+                                seen.lock()
+                                    .unwrap()
+                                    .push((method, path.clone(), shadow, body));
+                                count.fetch_add(1, Ordering::Relaxed);
                                 Ok::<_, Infallible>(answer(version, &path))
                             }
                         },
@@ -86,7 +94,7 @@ impl App {
         }
     }
 
-    fn seen(&self) -> Vec<(String, String, bool)> {
+    fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -271,12 +279,15 @@ spec:
 
     // Shadow copies are marked; the POST went to the VM only.
     let shadows = k8s.seen();
-    assert!(shadows.iter().all(|(_, _, shadow)| *shadow), "{shadows:?}");
     assert!(
-        !shadows.iter().any(|(m, _, _)| m == "POST"),
+        shadows.iter().all(|(_, _, shadow, _)| *shadow),
+        "{shadows:?}"
+    );
+    assert!(
+        !shadows.iter().any(|(m, ..)| m == "POST"),
         "POST mirrored: {shadows:?}"
     );
-    assert!(vm.seen().iter().all(|(_, _, shadow)| !shadow));
+    assert!(vm.seen().iter().all(|(_, _, shadow, _)| !shadow));
 
     // The CLI: a summary and one sample side by side.
     let admin = torii.admin.to_string();
@@ -308,6 +319,11 @@ spec:
 }
 
 fn rollout(name: &str, steps: &str, analysis: &str) -> String {
+    rollout_notifying(name, steps, analysis, "")
+}
+
+/// A Rollout with `extra` spec lines (indented by two spaces).
+fn rollout_notifying(name: &str, steps: &str, analysis: &str, extra: &str) -> String {
     format!(
         "apiVersion: torii.dev/v1alpha1
 kind: Rollout
@@ -318,7 +334,7 @@ spec:
   candidateRef: {{name: candidate, port: 80}}
   steps:
 {steps}  analysis: {analysis}
-"
+{extra}"
     )
 }
 
@@ -424,20 +440,26 @@ async fn a_failing_candidate_is_rolled_back_at_once_and_says_why() {
     let ip = loopback();
     let stable = App::start(ip, Version::Vm).await;
     let candidate = App::start(ip, Version::Broken).await;
+    let hook = App::start(ip, Version::Vm).await;
     let port = free_port(ip);
     let state = tempfile::tempdir().unwrap();
     let steps = "    - {weight: 20, pause: 0s}
     - {weight: 100}
 ";
+    let notify = format!(
+        "  notifications: [{{name: ops, webhook: {{url: \"http://{}/hook\"}}}}]\n",
+        hook.addr
+    );
     let config = rollout_config(
         ip,
         port,
         &stable,
         &candidate,
-        &rollout(
+        &rollout_notifying(
             "shop",
             steps,
             "{minRequests: 10, maxErrorRate: 0.05, interval: 200ms}",
+            &notify,
         ),
     );
     let state_dir = state.path().to_str().unwrap();
@@ -462,6 +484,30 @@ async fn a_failing_candidate_is_rolled_back_at_once_and_says_why() {
     assert!(ok && shown.contains("RolledBack"), "{shown}");
     let (ok, refused) = cli(&["rollout", "promote", "shop", "--admin", &admin]);
     assert!(!ok, "promote of a rolled-back rollout accepted: {refused}");
+    // The rollout's webhook heard the start and the roll-back, with the reason.
+    let events = eventually(Duration::from_secs(10), || async {
+        let bodies: Vec<String> = hook.seen().into_iter().map(|(.., body)| body).collect();
+        bodies
+            .iter()
+            .any(|b| b.contains("rolloutRolledBack"))
+            .then_some(bodies)
+    })
+    .await
+    .expect("a rolloutRolledBack event reached the webhook");
+    assert!(
+        events.iter().any(|b| b.contains("rolloutStarted")),
+        "{events:?}"
+    );
+    let rolled_back = events
+        .iter()
+        .find(|b| b.contains("rolloutRolledBack"))
+        .unwrap();
+    let event: Value = serde_json::from_str(rolled_back).expect("JSON event");
+    assert_eq!(event["rollout"], "default/shop", "{event}");
+    assert!(
+        event["reason"].as_str().unwrap().contains("error rate"),
+        "{event}"
+    );
 }
 
 #[tokio::test]
@@ -574,4 +620,56 @@ async fn a_rollout_resumes_at_its_step_after_torii_is_killed() {
         before,
         "traffic on an aborted candidate"
     );
+}
+
+#[tokio::test]
+async fn sticky_users_keep_their_version_while_a_step_holds() {
+    let ip = loopback();
+    let stable = App::start(ip, Version::Vm).await;
+    let candidate = App::start(ip, Version::Vm).await;
+    let port = free_port(ip);
+    let state = tempfile::tempdir().unwrap();
+    let steps = "    - {weight: 50, pause: 1h}
+    - {weight: 100}
+";
+    let config = rollout_config(
+        ip,
+        port,
+        &stable,
+        &candidate,
+        &rollout_notifying(
+            "shop",
+            steps,
+            "{minRequests: 10, interval: 1s}",
+            "  sessionAffinity: {cookieName: shop-version, ttl: 1h}\n",
+        ),
+    );
+    let state_dir = state.path().to_str().unwrap();
+    let _torii =
+        Torii::start_with(ip, &[("config.yaml", &config)], &["--state-dir", state_dir]).await;
+    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
+        .await
+        .expect("connect");
+    // A first visit is assigned a side and told so.
+    let first = conn.get("shop.test", "/api/same").await;
+    let cookie = first.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("shop-version=0.") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // With the cookie, every request goes to the side it names.
+    for (pin, app) in [("0.c", &candidate), ("0.s", &stable)] {
+        let before = app.count.load(Ordering::Relaxed);
+        for _ in 0..20 {
+            let request = conn
+                .request(http::Method::GET, "shop.test", "/api/same")
+                .header("cookie", format!("shop-version={pin}"))
+                .body(crate::support::client::empty())
+                .unwrap();
+            let reply = conn.fetch(request).await.unwrap();
+            assert_eq!(reply.status, StatusCode::OK);
+            assert!(reply.headers.get("set-cookie").is_none(), "re-pinned");
+        }
+        assert_eq!(app.count.load(Ordering::Relaxed), before + 20, "pin {pin}");
+    }
 }
