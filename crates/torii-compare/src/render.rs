@@ -267,27 +267,10 @@ fn table(rows: &[Vec<String>], separator: impl Fn(usize) -> &'static str) -> Str
     out
 }
 
-/// `2024-05-01 12:00:00.000 UTC` from UNIX milliseconds.
+/// `2024-05-01T12:00:00.000Z` (RFC 3339, UTC) from UNIX milliseconds.
 pub(crate) fn format_unix_ms(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 #[cfg(test)]
@@ -373,7 +356,7 @@ mod tests {
                 .to_owned()
         };
         assert!(text.starts_with(&format!(
-            "sample #{id}  1970-01-02 00:00:01.234 UTC  GET items"
+            "sample #{id}  1970-01-02T00:00:01.234Z  GET items"
         )));
         assert!(text.contains("GET /items?page=2"));
         let header = line("  field");
@@ -400,10 +383,10 @@ mod tests {
 
     #[test]
     fn time_is_rendered_in_utc() {
-        assert_eq!(format_unix_ms(0), "1970-01-01 00:00:00.000 UTC");
+        assert_eq!(format_unix_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(
             format_unix_ms(1_709_210_096_789),
-            "2024-02-29 12:34:56.789 UTC"
+            "2024-02-29T12:34:56.789Z"
         );
     }
 }

@@ -318,10 +318,6 @@ spec:
     );
 }
 
-fn rollout(name: &str, steps: &str, analysis: &str) -> String {
-    rollout_notifying(name, steps, analysis, "")
-}
-
 /// A Rollout with `extra` spec lines (indented by two spaces).
 fn rollout_notifying(name: &str, steps: &str, analysis: &str, extra: &str) -> String {
     format!(
@@ -357,6 +353,65 @@ fn rollout_config(ip: IpAddr, port: u16, stable: &App, candidate: &App, rollout:
     ])
 }
 
+/// A rollout of route `shop` (on `shop.test`) from a VM app to a `candidate` app, with its own
+/// state directory, and a torii serving it.
+struct Rig {
+    stable: App,
+    candidate: App,
+    config: String,
+    state: tempfile::TempDir,
+    address: SocketAddr,
+    torii: Torii,
+}
+
+impl Rig {
+    /// `steps`: YAML list items; `analysis`: a flow mapping; `extra`: more spec lines.
+    async fn start(
+        ip: IpAddr,
+        candidate: Version,
+        steps: &str,
+        analysis: &str,
+        extra: &str,
+    ) -> Rig {
+        let stable = App::start(ip, Version::Vm).await;
+        let candidate = App::start(ip, candidate).await;
+        let port = free_port(ip);
+        let rollout = rollout_notifying("shop", steps, analysis, extra);
+        let config = rollout_config(ip, port, &stable, &candidate, &rollout);
+        let state = tempfile::tempdir().unwrap();
+        let torii = Rig::serve(ip, &config, &state).await;
+        Rig {
+            stable,
+            candidate,
+            config,
+            state,
+            address: SocketAddr::new(ip, port),
+            torii,
+        }
+    }
+
+    async fn serve(ip: IpAddr, config: &str, state: &tempfile::TempDir) -> Torii {
+        let state_dir = state.path().to_str().unwrap();
+        Torii::start_with(ip, &[("config.yaml", config)], &["--state-dir", state_dir]).await
+    }
+
+    /// Stops torii (SIGKILL) and starts it again on the same config and state directory.
+    async fn restart(&mut self) {
+        std::process::Command::new("kill")
+            .args(["-9", &self.torii.pid().to_string()])
+            .status()
+            .unwrap();
+        let torii = Rig::serve(self.address.ip(), &self.config, &self.state).await;
+        self.torii = torii;
+    }
+
+    async fn connect(&self) -> Conn {
+        Conn::connect(self.address, Proto::H1)
+            .await
+            .expect("connect")
+    }
+}
+
 async fn rollout_status(torii: &Torii) -> Value {
     admin_json(torii, "/api/v1/rollouts").await["rollouts"][0].clone()
 }
@@ -381,33 +436,15 @@ async fn drive_until(torii: &Torii, conn: &mut Conn, phase: &str, limit: Duratio
 
 #[tokio::test]
 async fn a_good_candidate_is_rolled_out_to_all_traffic() {
-    let ip = loopback();
-    let stable = App::start(ip, Version::Vm).await;
-    let candidate = App::start(ip, Version::Vm).await;
-    let port = free_port(ip);
-    let state = tempfile::tempdir().unwrap();
     let steps = "    - mirror: {duration: 0s, maxDiffRate: 0.01, minCompared: 20}
     - {weight: 50, pause: 0s}
     - {weight: 100}
 ";
-    let config = rollout_config(
-        ip,
-        port,
-        &stable,
-        &candidate,
-        &rollout(
-            "shop",
-            steps,
-            "{minRequests: 20, maxErrorRate: 0.01, interval: 200ms}",
-        ),
-    );
-    let state_dir = state.path().to_str().unwrap();
-    let torii =
-        Torii::start_with(ip, &[("config.yaml", &config)], &["--state-dir", state_dir]).await;
-    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
-        .await
-        .expect("connect");
-    let done = drive_until(&torii, &mut conn, "Completed", Duration::from_secs(30)).await;
+    let analysis = "{minRequests: 20, maxErrorRate: 0.01, interval: 200ms}";
+    let rig = Rig::start(loopback(), Version::Vm, steps, analysis, "").await;
+    let (torii, stable, candidate) = (&rig.torii, &rig.stable, &rig.candidate);
+    let mut conn = rig.connect().await;
+    let done = drive_until(torii, &mut conn, "Completed", Duration::from_secs(30)).await;
     assert_eq!(done["weight"], 100);
     let kinds: Vec<String> = done["history"]
         .as_array()
@@ -428,7 +465,7 @@ async fn a_good_candidate_is_rolled_out_to_all_traffic() {
     assert_eq!(stable.count.load(Ordering::Relaxed), before.0);
     assert_eq!(candidate.count.load(Ordering::Relaxed), before.1 + 20);
     // The state is on disk.
-    let saved = std::fs::read_to_string(state.path().join("default_shop.json")).unwrap();
+    let saved = std::fs::read_to_string(rig.state.path().join("default_shop.json")).unwrap();
     assert!(
         saved.contains("completed") || saved.contains("Completed"),
         "{saved}"
@@ -438,37 +475,19 @@ async fn a_good_candidate_is_rolled_out_to_all_traffic() {
 #[tokio::test]
 async fn a_failing_candidate_is_rolled_back_at_once_and_says_why() {
     let ip = loopback();
-    let stable = App::start(ip, Version::Vm).await;
-    let candidate = App::start(ip, Version::Broken).await;
     let hook = App::start(ip, Version::Vm).await;
-    let port = free_port(ip);
-    let state = tempfile::tempdir().unwrap();
     let steps = "    - {weight: 20, pause: 0s}
     - {weight: 100}
 ";
+    let analysis = "{minRequests: 10, maxErrorRate: 0.05, interval: 200ms}";
     let notify = format!(
         "  notifications: [{{name: ops, webhook: {{url: \"http://{}/hook\"}}}}]\n",
         hook.addr
     );
-    let config = rollout_config(
-        ip,
-        port,
-        &stable,
-        &candidate,
-        &rollout_notifying(
-            "shop",
-            steps,
-            "{minRequests: 10, maxErrorRate: 0.05, interval: 200ms}",
-            &notify,
-        ),
-    );
-    let state_dir = state.path().to_str().unwrap();
-    let torii =
-        Torii::start_with(ip, &[("config.yaml", &config)], &["--state-dir", state_dir]).await;
-    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
-        .await
-        .expect("connect");
-    let rolled_back = drive_until(&torii, &mut conn, "RolledBack", Duration::from_secs(30)).await;
+    let rig = Rig::start(ip, Version::Broken, steps, analysis, &notify).await;
+    let torii = &rig.torii;
+    let mut conn = rig.connect().await;
+    let rolled_back = drive_until(torii, &mut conn, "RolledBack", Duration::from_secs(30)).await;
     assert_eq!(rolled_back["weight"], 0);
     let why = rolled_back["describe"].to_string() + &rolled_back["history"].to_string();
     assert!(why.contains("error rate"), "no reason given: {why}");
@@ -512,34 +531,16 @@ async fn a_failing_candidate_is_rolled_back_at_once_and_says_why() {
 
 #[tokio::test]
 async fn low_traffic_makes_a_step_wait_and_never_pass() {
-    let ip = loopback();
-    let stable = App::start(ip, Version::Vm).await;
-    let candidate = App::start(ip, Version::Vm).await;
-    let port = free_port(ip);
-    let state = tempfile::tempdir().unwrap();
     let steps = "    - {weight: 50, pause: 0s}
     - {weight: 100}
 ";
-    let config = rollout_config(
-        ip,
-        port,
-        &stable,
-        &candidate,
-        &rollout(
-            "shop",
-            steps,
-            "{minRequests: 1000, maxErrorRate: 0.01, interval: 100ms}",
-        ),
-    );
-    let state_dir = state.path().to_str().unwrap();
-    let torii =
-        Torii::start_with(ip, &[("config.yaml", &config)], &["--state-dir", state_dir]).await;
-    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
-        .await
-        .expect("connect");
+    let analysis = "{minRequests: 1000, maxErrorRate: 0.01, interval: 100ms}";
+    let rig = Rig::start(loopback(), Version::Vm, steps, analysis, "").await;
+    let torii = &rig.torii;
+    let mut conn = rig.connect().await;
     drive(&mut conn, "shop.test", "/api/same", 40).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let status = rollout_status(&torii).await;
+    let status = rollout_status(torii).await;
     assert_eq!(status["phase"], "Progressing", "{status:#}");
     assert_eq!(status["step"], 0);
     assert_eq!(status["weight"], 50);
@@ -549,36 +550,17 @@ async fn low_traffic_makes_a_step_wait_and_never_pass() {
 
 #[tokio::test]
 async fn a_rollout_resumes_at_its_step_after_torii_is_killed() {
-    let ip = loopback();
-    let stable = App::start(ip, Version::Vm).await;
-    let candidate = App::start(ip, Version::Vm).await;
-    let port = free_port(ip);
-    let state = tempfile::tempdir().unwrap();
     let steps = "    - {weight: 10, pause: 0s}
     - {weight: 50, pause: 1h}
     - {weight: 100}
 ";
-    let config = rollout_config(
-        ip,
-        port,
-        &stable,
-        &candidate,
-        &rollout(
-            "shop",
-            steps,
-            "{minRequests: 10, maxErrorRate: 0.05, interval: 200ms}",
-        ),
-    );
-    let state_dir = state.path().to_str().unwrap();
-    let args = ["--state-dir", state_dir];
-    let torii = Torii::start_with(ip, &[("config.yaml", &config)], &args).await;
-    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
-        .await
-        .expect("connect");
+    let analysis = "{minRequests: 10, maxErrorRate: 0.05, interval: 200ms}";
+    let mut rig = Rig::start(loopback(), Version::Vm, steps, analysis, "").await;
+    let mut conn = rig.connect().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let on_step_1 = loop {
         drive(&mut conn, "shop.test", "/api/same", 20).await;
-        let status = rollout_status(&torii).await;
+        let status = rollout_status(&rig.torii).await;
         if status["step"] == 1 {
             break status;
         }
@@ -590,33 +572,24 @@ async fn a_rollout_resumes_at_its_step_after_torii_is_killed() {
     };
     assert_eq!(on_step_1["weight"], 50);
     // SIGKILL: no chance to save anything more.
-    let pid = torii.pid();
-    std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    drop(torii);
-    let torii = Torii::start_with(ip, &[("config.yaml", &config)], &args).await;
-    let resumed = rollout_status(&torii).await;
+    rig.restart().await;
+    let resumed = rollout_status(&rig.torii).await;
     assert_eq!(resumed["phase"], "Progressing", "{resumed:#}");
     assert_eq!(resumed["step"], 1, "resumed from another step: {resumed:#}");
     assert_eq!(resumed["weight"], 50);
     // A rolled-back rollout stays rolled back across a restart.
-    let admin = torii.admin.to_string();
+    let admin = rig.torii.admin.to_string();
     let (ok, out) = cli(&["rollout", "abort", "default/shop", "--admin", &admin]);
     assert!(ok, "{out}");
-    drop(torii);
-    let torii = Torii::start_with(ip, &[("config.yaml", &config)], &args).await;
-    let after = rollout_status(&torii).await;
+    rig.restart().await;
+    let after = rollout_status(&rig.torii).await;
     assert_eq!(after["phase"], "Aborted", "{after:#}");
     assert_eq!(after["weight"], 0);
-    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
-        .await
-        .expect("connect");
-    let before = candidate.count.load(Ordering::Relaxed);
+    let mut conn = rig.connect().await;
+    let before = rig.candidate.count.load(Ordering::Relaxed);
     drive(&mut conn, "shop.test", "/api/same", 30).await;
     assert_eq!(
-        candidate.count.load(Ordering::Relaxed),
+        rig.candidate.count.load(Ordering::Relaxed),
         before,
         "traffic on an aborted candidate"
     );
@@ -624,32 +597,20 @@ async fn a_rollout_resumes_at_its_step_after_torii_is_killed() {
 
 #[tokio::test]
 async fn sticky_users_keep_their_version_while_a_step_holds() {
-    let ip = loopback();
-    let stable = App::start(ip, Version::Vm).await;
-    let candidate = App::start(ip, Version::Vm).await;
-    let port = free_port(ip);
-    let state = tempfile::tempdir().unwrap();
     let steps = "    - {weight: 50, pause: 1h}
     - {weight: 100}
 ";
-    let config = rollout_config(
-        ip,
-        port,
-        &stable,
-        &candidate,
-        &rollout_notifying(
-            "shop",
-            steps,
-            "{minRequests: 10, interval: 1s}",
-            "  sessionAffinity: {cookieName: shop-version, ttl: 1h}\n",
-        ),
-    );
-    let state_dir = state.path().to_str().unwrap();
-    let _torii =
-        Torii::start_with(ip, &[("config.yaml", &config)], &["--state-dir", state_dir]).await;
-    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
-        .await
-        .expect("connect");
+    let affinity = "  sessionAffinity: {cookieName: shop-version, ttl: 1h}\n";
+    let rig = Rig::start(
+        loopback(),
+        Version::Vm,
+        steps,
+        "{minRequests: 10, interval: 1s}",
+        affinity,
+    )
+    .await;
+    let (stable, candidate) = (&rig.stable, &rig.candidate);
+    let mut conn = rig.connect().await;
     // A first visit is assigned a side and told so.
     let first = conn.get("shop.test", "/api/same").await;
     let cookie = first.headers["set-cookie"].to_str().unwrap().to_owned();
