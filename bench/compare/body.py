@@ -1,5 +1,8 @@
-"""Prints a ~10 KiB JSON document (an order list) for bench/compare.sh."""
+"""Prints a ~10 KiB JSON document (an order list) for bench/compare.sh; with the argument
+`candidate`, the same document with one field changed (so every comparison parses both
+bodies and finds one difference)."""
 import json
+import sys
 
 items = [
     {
@@ -14,4 +17,5 @@ items = [
     }
     for i in range(59)
 ]
-print(json.dumps({"order": 42, "customer": {"id": 7, "tier": "gold"}, "items": items}))
+tier = "silver" if sys.argv[1:] == ["candidate"] else "gold"
+print(json.dumps({"order": 42, "customer": {"id": 7, "tier": tier}, "items": items}))

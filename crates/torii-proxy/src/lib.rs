@@ -13,6 +13,7 @@ pub mod error;
 pub mod filters;
 pub mod io;
 pub mod listener;
+pub mod load;
 pub mod metrics;
 pub mod migration;
 pub mod mirror;

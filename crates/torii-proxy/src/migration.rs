@@ -123,11 +123,13 @@ impl ComparisonRuntime {
     }
 
     /// Whether this request is compared: its method is allowed, `served_by` is the primary,
-    /// it is sampled, and a concurrency slot is free (else it is counted as shed).
+    /// it is sampled, the proxy's CPU is not `saturated` (comparisons use spare capacity only)
+    /// and a concurrency slot is free (else it is counted as shed).
     pub fn admit(
         self: &Arc<Self>,
         method: &Method,
         served_by: &BackendId,
+        saturated: bool,
     ) -> Result<Option<ShadowTicket>, Shed> {
         if !self.settings.methods.contains(method) {
             return Ok(None);
@@ -139,12 +141,17 @@ impl ComparisonRuntime {
         if percent < 100.0 && fastrand::f64() * 100.0 >= percent {
             return Ok(None);
         }
-        match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => Ok(Some(ShadowTicket {
+        let permit = if saturated {
+            None
+        } else {
+            self.permits.clone().try_acquire_owned().ok()
+        };
+        match permit {
+            Some(permit) => Ok(Some(ShadowTicket {
                 runtime: self.clone(),
                 _permit: permit,
             })),
-            Err(_) => {
+            None => {
                 self.counters.shed.fetch_add(1, Ordering::Relaxed);
                 Err(Shed)
             }

@@ -90,6 +90,8 @@ pub(crate) struct Shared {
     pub(crate) load_balancing: Arc<LoadBalancing>,
     /// Comparisons and rollouts.
     pub(crate) migrations: Arc<Migrations>,
+    /// Whether the CPU is saturated (comparisons then give way to users).
+    pub(crate) cpu: Arc<crate::load::CpuLoad>,
     open_connections: AtomicUsize,
     idle: Notify,
 }
@@ -149,12 +151,18 @@ impl Proxy {
             // Upstream responses carry their own Date; formatting one per response is waste.
             .auto_date_header(false)
             .keep_alive_interval(None);
+        let cpu = Arc::new(crate::load::CpuLoad::default());
+        crate::load::CpuLoad::spawn(
+            &cpu,
+            tokio::runtime::Handle::current().metrics().num_workers(),
+        );
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             upstreams: Upstreams::new(&options),
             mirror_permits: Arc::new(Semaphore::new(options.max_mirrors_in_flight)),
             load_balancing,
             migrations: Arc::new(Migrations::new()),
+            cpu: cpu.clone(),
             options,
             metrics,
             http1,

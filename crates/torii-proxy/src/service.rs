@@ -280,10 +280,15 @@ async fn proxy(
         Some((comparison, served_by)) => {
             let endpoint =
                 || endpoint_key(&parts.method, &runtime.route, rule, &matched.matched.path);
-            match comparison.admit(&parts.method, served_by) {
+            let saturated = shared.cpu.saturated();
+            match comparison.admit(&parts.method, served_by, saturated) {
                 Ok(None) => None,
                 Err(Shed) => {
-                    comparison.store.record_shed(&endpoint());
+                    // Saturated: only the comparison's counter (no per-endpoint work while
+                    // the CPU is short).
+                    if !saturated {
+                        comparison.store.record_shed(&endpoint());
+                    }
                     None
                 }
                 Ok(Some(ticket)) => {

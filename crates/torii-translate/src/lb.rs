@@ -466,11 +466,25 @@ fn pool(
             ))
         }
     };
+    let minimum_origins = spec.minimum_origins.unwrap_or(1);
+    // Services and DNS names may stand for several addresses; fixed addresses are counted.
+    let fixed = origins
+        .iter()
+        .all(|o| matches!(o.address, OriginAddress::Socket(_)));
+    if fixed && minimum_origins as usize > origins.len() {
+        return Err(invalid(
+            "spec.minimumOrigins",
+            format!(
+                "{minimum_origins} is more than the pool's {} origins: the pool could never be healthy",
+                origins.len()
+            ),
+        ));
+    }
     Ok(OriginPool {
         id,
         origins,
         monitor,
-        minimum_origins: spec.minimum_origins.unwrap_or(1),
+        minimum_origins,
         balancing,
         location,
         load_shedding_percent,

@@ -3,8 +3,8 @@
 
 use crate::RunArgs;
 use anyhow::Context;
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use torii_config::{Config, NotificationSink, SmtpTls};
 use torii_health::{HealthChange, HealthListener};
 use torii_notify::{Event, EventKind, Notifier, NotifierConfig, SinkConfig};
@@ -58,6 +58,12 @@ pub struct Notifications {
     notifier: Notifier,
     /// Pool (`ns/name`) → load balancers (`ns/name`) that use it, from the applied config.
     users: RwLock<Vec<(String, String)>>,
+    /// Pool → `minimumOrigins`, from the applied config.
+    minimums: RwLock<HashMap<String, usize>>,
+    /// Failover load balancers: id and pools in failover order (defaults, then fallback).
+    failover: RwLock<Vec<(String, Vec<String>)>>,
+    /// Each pool's health as last announced (absent: healthy).
+    pool_health: Mutex<HashMap<String, bool>>,
 }
 
 impl Notifications {
@@ -67,6 +73,9 @@ impl Notifications {
             notifier: Notifier::new(NotifierConfig::default())
                 .context("cannot start notifications")?,
             users: RwLock::new(Vec::new()),
+            minimums: RwLock::new(HashMap::new()),
+            failover: RwLock::new(Vec::new()),
+            pool_health: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -111,6 +120,25 @@ impl Notifications {
             .update(NotifierConfig { sinks })
             .context("invalid notification target")?;
         *self.users.write().unwrap_or_else(|e| e.into_inner()) = users;
+        *self.minimums.write().unwrap_or_else(|e| e.into_inner()) = config
+            .pools
+            .iter()
+            .map(|(id, pool)| (id.to_string(), pool.minimum_origins.max(1) as usize))
+            .collect();
+        *self.failover.write().unwrap_or_else(|e| e.into_inner()) = config
+            .load_balancers
+            .iter()
+            .filter(|(_, lb)| matches!(lb.steering, torii_config::Steering::Failover))
+            .map(|(id, lb)| {
+                let order = lb
+                    .default_pools
+                    .iter()
+                    .chain(&lb.fallback_pool)
+                    .map(ToString::to_string)
+                    .collect();
+                (id.to_string(), order)
+            })
+            .collect();
         Ok(())
     }
 }
@@ -199,6 +227,88 @@ impl HealthListener for Notifications {
             many => event.with_detail("loadBalancers", many.join(",")),
         };
         self.notifier.notify(event);
+        self.pool_changed(&pool, change);
+    }
+}
+
+impl Notifications {
+    /// After an origin flip: a `poolHealthChanged` event when the pool crossed its
+    /// `minimumOrigins`, and a `loadBalancerFailover` event for each failover load balancer
+    /// whose first healthy pool changed with it.
+    fn pool_changed(&self, pool: &str, change: &HealthChange) {
+        let minimum = self
+            .minimums
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(pool)
+            .copied()
+            .unwrap_or(1);
+        let healthy = change.pool_healthy >= minimum;
+        let mut states = self.pool_health.lock().unwrap_or_else(|e| e.into_inner());
+        let was = states.get(pool).copied().unwrap_or(true);
+        if was == healthy {
+            return;
+        }
+        let state = |healthy: bool| if healthy { "healthy" } else { "unhealthy" };
+        let before: HashMap<String, bool> = states.clone();
+        states.insert(pool.to_owned(), healthy);
+        let message = format!(
+            "pool {pool} is {}: {} of {} origins healthy (minimum {minimum})",
+            state(healthy),
+            change.pool_healthy,
+            change.pool_origins
+        );
+        self.notifier.notify(
+            Event::new(EventKind::POOL_HEALTH_CHANGED, message)
+                .with_time(change.at)
+                .with_pool(pool.to_owned())
+                .with_change(state(was), state(healthy))
+                .with_reason(format!(
+                    "origin {} is {}",
+                    change.key.origin,
+                    state(change.healthy)
+                ))
+                .with_detail(
+                    "healthyOrigins",
+                    format!("{}/{}", change.pool_healthy, change.pool_origins),
+                ),
+        );
+        let active = |states: &HashMap<String, bool>, order: &[String]| {
+            order
+                .iter()
+                .find(|p| states.get(*p).copied().unwrap_or(true))
+                .cloned()
+        };
+        for (lb, order) in self
+            .failover
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            if !order.iter().any(|p| p == pool) {
+                continue;
+            }
+            let (from, to) = (active(&before, order), active(&states, order));
+            if from == to {
+                continue;
+            }
+            let name = |p: &Option<String>| p.clone().unwrap_or_else(|| "none".to_owned());
+            let message = format!(
+                "load balancer {lb} moved its traffic from pool {} to pool {}",
+                name(&from),
+                name(&to)
+            );
+            let mut event = Event::new(EventKind::LOAD_BALANCER_FAILOVER, message)
+                .with_time(change.at)
+                .with_load_balancer(lb.clone())
+                .with_change(name(&from), name(&to))
+                .with_reason(format!("pool {pool} is {}", state(healthy)));
+            // The pool filter of the load balancer's sinks: a pool of its own.
+            if let Some(p) = to.or(from) {
+                event = event.with_pool(p);
+            }
+            self.notifier.notify(event);
+        }
     }
 }
 

@@ -680,6 +680,11 @@ fn invalid_objects_are_not_accepted_and_name_the_field() {
         ),
         (
             "OriginPool",
+            "{origins: [{name: a, address: '10.0.0.1:80'}, {name: b, address: '10.0.0.2:80'}], minimumOrigins: 3}",
+            "spec.minimumOrigins",
+        ),
+        (
+            "OriginPool",
             "{origins: [{name: a, address: '10.0.0.1:80'}], outlierDetection: {maxEjectionTime: 10s}}",
             "spec.outlierDetection.maxEjectionTime",
         ),

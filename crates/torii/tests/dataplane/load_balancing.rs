@@ -211,6 +211,13 @@ async fn load_balancer_fails_over_to_the_next_pool_and_notifies() {
         matches!(body.map(|b| b.result), Some(Ok(n)) if n > 0),
         "the webhook carries a JSON event"
     );
+    // Three events: the origin, its pool (below minimumOrigins), the load balancer's failover.
+    let events = eventually(Duration::from_secs(10), || async {
+        let n = hook.requests().iter().filter(|r| r.path == "/hook").count();
+        (n >= 3).then_some(n)
+    })
+    .await;
+    assert!(events.is_some(), "origin, pool and failover events expected, got {}", hook.count());
 
     // `torii status` shows the failed-over load balancer and the dead origin.
     let output = std::process::Command::new(crate::support::torii::BIN)
