@@ -54,12 +54,20 @@ pub fn main(args: DemoArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        // A second copy of the VM app: the comparison learns noise from it.
+        let vm_b = match start_app("vm-app", "v1").await {
+            Ok(address) => address,
+            Err(error) => {
+                eprintln!("cannot start the example app: {error}");
+                return ExitCode::from(1);
+            }
+        };
         let dir = args.dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("torii-demo-{}", std::process::id()))
         });
         let file = dir.join("demo.yaml");
         if let Err(error) = std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(&file, config(args.port, vm, k8s)))
+            .and_then(|_| std::fs::write(&file, config(args.port, vm, k8s, vm_b)))
         {
             eprintln!("cannot write {}: {error}", file.display());
             return ExitCode::from(1);
@@ -90,6 +98,9 @@ Kubernetes app (k8s-app, v2). Try:
   curl -si {g}/old-docs/intro                    # redirect to /docs/intro
   curl -s -H 'Host: lb.demo.local' {g}/          # load balancer: k8s pool, VM pool on failover
   torii status --admin {admin}                   # load balancers, pools, origin health
+  for i in $(seq 20); do curl -s {g}/catalog >/dev/null; done
+  torii diff --admin {admin}                     # the VM app's answers vs the Kubernetes app's
+  torii diff --admin {admin} default/catalog --sample 1   # one difference side by side
 
   curl -s http://{admin}/api/v1/status             # Gateway API conditions
   curl -s http://{admin}/metrics | grep torii_requests
@@ -101,8 +112,8 @@ Ctrl-C stops the demo.
     );
 }
 
-/// The demo's resources.
-pub fn config(port: u16, vm: SocketAddr, k8s: SocketAddr) -> String {
+/// The demo's resources (`vm_b`: a second instance of the VM app, the comparison's secondary).
+pub fn config(port: u16, vm: SocketAddr, k8s: SocketAddr, vm_b: SocketAddr) -> String {
     format!(
         r#"# torii demo: a gateway in front of an old VM app and its new Kubernetes version.
 apiVersion: gateway.networking.k8s.io/v1
@@ -169,6 +180,10 @@ spec:
     backendRefs:
     - {{name: vm-app, port: 80, weight: 80}}
     - {{name: k8s-app, port: 80, weight: 20}}
+  # Served by the old app; the Comparison below mirrors it to the new one and compares.
+  - name: catalog
+    matches: [{{path: {{type: PathPrefix, value: /catalog}}}}]
+    backendRefs: [{{name: vm-app, port: 80}}]
   # Served by the old app, mirrored to the new one (its answers are discarded).
   - matches: [{{path: {{type: PathPrefix, value: /checkout}}}}]
     filters:
@@ -232,9 +247,37 @@ spec:
   hostnames: [lb.demo.local]
   rules:
   - backendRefs: [{{group: torii.dev, kind: LoadBalancer, name: shop}}]
+---
+# Migration: a second copy of the VM app, and a Comparison of the VM app's answers on /catalog
+# with the Kubernetes app's (torii diff shows the result).
+apiVersion: v1
+kind: Service
+metadata: {{name: vm-app-b, namespace: default}}
+spec: {{ports: [{{name: http, port: 80}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: vm-app-b
+  namespace: default
+  labels: {{kubernetes.io/service-name: vm-app-b}}
+addressType: IPv4
+ports: [{{name: http, port: {vm_b_port}}}]
+endpoints: [{{addresses: ["{vm_b_ip}"], conditions: {{ready: true}}}}]
+---
+apiVersion: torii.dev/v1alpha1
+kind: Comparison
+metadata: {{name: catalog, namespace: default}}
+spec:
+  targetRef: {{kind: HTTPRoute, name: app, sectionName: catalog}}
+  primary: {{name: vm-app, port: 80}}
+  candidate: {{name: k8s-app, port: 80}}
+  secondary: {{name: vm-app-b, port: 80}}
 "#,
         vm_ip = vm.ip(),
         vm_port = vm.port(),
+        vm_b_ip = vm_b.ip(),
+        vm_b_port = vm_b.port(),
         k8s_ip = k8s.ip(),
         k8s_port = k8s.port(),
     )
@@ -316,7 +359,7 @@ mod tests {
         let mut report = torii_resources::LoadReport::default();
         torii_resources::parse_yaml(
             std::path::Path::new("demo.yaml"),
-            &config(8080, vm, k8s),
+            &config(8080, vm, k8s, "127.0.0.1:10003".parse().expect("address")),
             &mut report,
         );
         assert!(report.errors.is_empty(), "{:?}", report.errors);
@@ -333,11 +376,14 @@ mod tests {
             .routes
             .iter()
             .flat_map(|r| r.parents.iter().flat_map(|p| &p.conditions))
-            .chain(status.load_balancing.iter().flat_map(|o| &o.conditions));
+            .chain(status.load_balancing.iter().flat_map(|o| &o.conditions))
+            .chain(status.migrations.iter().flat_map(|o| &o.conditions));
         for condition in conditions {
             assert_eq!(condition.status, ConditionStatus::True, "{condition:?}");
         }
         assert_eq!(status.load_balancing.len(), 4);
         assert_eq!(translation.config.load_balancers.len(), 1);
+        assert_eq!(status.migrations.len(), 1);
+        assert_eq!(translation.config.comparisons.len(), 1);
     }
 }

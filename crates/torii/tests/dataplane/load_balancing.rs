@@ -217,7 +217,11 @@ async fn load_balancer_fails_over_to_the_next_pool_and_notifies() {
         (n >= 3).then_some(n)
     })
     .await;
-    assert!(events.is_some(), "origin, pool and failover events expected, got {}", hook.count());
+    assert!(
+        events.is_some(),
+        "origin, pool and failover events expected, got {}",
+        hook.count()
+    );
 
     // `torii status` shows the failed-over load balancer and the dead origin.
     let output = std::process::Command::new(crate::support::torii::BIN)
