@@ -144,6 +144,11 @@ impl Notifications {
 }
 
 impl Notifications {
+    /// Each sink's delivery counters.
+    pub fn stats(&self) -> Vec<torii_notify::SinkStats> {
+        self.notifier.stats()
+    }
+
     /// Sends `event` to the sinks whose filters take it.
     pub fn notify(&self, event: Event) {
         self.notifier.notify(event);

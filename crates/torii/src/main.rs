@@ -4,6 +4,7 @@ mod demo;
 mod dns;
 mod lb;
 mod logging;
+mod metrics;
 mod migrate_cli;
 mod rollout;
 mod serve;

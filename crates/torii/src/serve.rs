@@ -207,6 +207,10 @@ pub async fn run(
         keep_alive_timeout: run.keep_alive_timeout,
         ..ProxyOptions::default()
     };
+    admin.register_collector(Box::new(crate::metrics::EdgeCollector {
+        notifications: notifications.clone(),
+        dns: dns.as_ref().map(|(handle, _)| handle.clone()),
+    }));
     let proxy = Arc::new(Proxy::new(options, metrics, load_balancing));
     admin.register_collector(Box::new(torii_proxy::migration::MigrationCollector::new(
         proxy.migrations().clone(),

@@ -362,6 +362,14 @@ async fn dns_answers_with_healthy_origins_of_the_steered_pool() {
         soa.starts_with("ns1.lb.test. hostmaster.lb.test. 1 "),
         "SOA: {soa}"
     );
+    let metrics = torii.metrics().await;
+    for line in [
+        "torii_dns_queries_total{transport=\"tcp\"} 1",
+        "torii_dns_responses_total{rcode=\"REFUSED\"} 1",
+        "torii_dns_responses_total{rcode=\"NXDOMAIN\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
 }
 
 #[tokio::test]
