@@ -112,12 +112,22 @@ pub fn rollout(args: RolloutArgs) -> ExitCode {
                     .into_iter()
                     .filter(|r| wanted.as_deref().is_none_or(|w| r["name"] == w))
                     .collect();
+                let warning = match all["stateDirError"].as_str() {
+                    Some(error) => format!(
+                        "warning: {error}; rollouts hold all traffic on their stable backends\n"
+                    ),
+                    None => String::new(),
+                };
                 if *json {
                     serde_json::to_string_pretty(&rollouts).unwrap_or_default() + "\n"
                 } else if rollouts.is_empty() {
-                    "no rollouts\n".to_owned()
+                    warning + "no rollouts running\n"
                 } else {
-                    rollouts.iter().map(|r| render_rollout(r)).collect()
+                    warning
+                        + &rollouts
+                            .iter()
+                            .map(|r| render_rollout(r))
+                            .collect::<String>()
                 }
             })
         }

@@ -12,7 +12,6 @@
 //! `GET /api/v1/diffs/{namespace}/{name}/samples/{id}`.
 
 use crate::lb::Notifications;
-use anyhow::Context;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -45,7 +44,11 @@ struct Entry {
 pub struct RolloutController {
     migrations: Arc<Migrations>,
     notifications: Arc<Notifications>,
-    store: Option<StateStore>,
+    /// The state directory, opened at the first rollout.
+    state_dir: std::path::PathBuf,
+    store: std::sync::OnceLock<StateStore>,
+    /// Why the state directory cannot be used (rollouts then hold all traffic on stable).
+    store_error: Mutex<Option<String>>,
     entries: Mutex<BTreeMap<MigrationId, Entry>>,
 }
 
@@ -76,27 +79,47 @@ fn diff_counts(comparison: &ComparisonRuntime) -> DiffCounts {
 }
 
 impl RolloutController {
-    /// A controller persisting to `state_dir` (created 0700 if missing). Without a usable
-    /// directory rollouts still run, but a restart begins them again from their first step:
-    /// that is logged as an error.
+    /// A controller persisting to `state_dir`, opened (created 0700 if missing) when the first
+    /// rollout appears, so that a torii without rollouts never needs it. Without a usable
+    /// directory no rollout runs: every rollout holds all traffic on its stable backend (a
+    /// rollout that cannot remember its step must not move traffic), and status says why.
     pub fn new(
         migrations: Arc<Migrations>,
         notifications: Arc<Notifications>,
-        state_dir: Option<&std::path::Path>,
-    ) -> anyhow::Result<Self> {
-        let store = match state_dir {
-            None => None,
-            Some(dir) => Some(
-                StateStore::open(dir)
-                    .with_context(|| format!("cannot use --state-dir {}", dir.display()))?,
-            ),
-        };
-        Ok(RolloutController {
+        state_dir: &std::path::Path,
+    ) -> Self {
+        RolloutController {
             migrations,
             notifications,
-            store,
+            state_dir: state_dir.to_owned(),
+            store: std::sync::OnceLock::new(),
+            store_error: Mutex::new(None),
             entries: Mutex::new(BTreeMap::new()),
-        })
+        }
+    }
+
+    /// The state store, opened now if it was not yet; `None` (with the reason kept) when the
+    /// directory cannot be used.
+    fn store(&self) -> Option<&StateStore> {
+        if let Some(store) = self.store.get() {
+            return Some(store);
+        }
+        match StateStore::open(&self.state_dir) {
+            Ok(store) => {
+                *self.store_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                Some(self.store.get_or_init(|| store))
+            }
+            Err(error) => {
+                let reason = format!(
+                    "cannot use --state-dir {}: {:#}",
+                    self.state_dir.display(),
+                    anyhow::Error::from(error)
+                );
+                tracing::error!(%reason, "rollouts hold all traffic on their stable backends");
+                *self.store_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+                None
+            }
+        }
     }
 
     /// Adopts the rollouts of the config just applied: new ones resume their saved state (or
@@ -107,6 +130,13 @@ impl RolloutController {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let runtimes = self.migrations.rollouts();
         entries.retain(|id, _| runtimes.iter().any(|r| &r.config.id == id));
+        if !runtimes.is_empty() && self.store().is_none() {
+            for runtime in &runtimes {
+                runtime.control.set(0, false, 0);
+            }
+            entries.clear();
+            return;
+        }
         for runtime in runtimes {
             let id = runtime.config.id.clone();
             let plan = match RolloutPlan::from_config(&runtime.config) {
@@ -171,7 +201,7 @@ impl RolloutController {
     }
 
     fn load(&self, id: &MigrationId) -> anyhow::Result<Option<RolloutState>> {
-        let (Some(store), Some(name)) = (&self.store, rollout_name(id)) else {
+        let (Some(store), Some(name)) = (self.store.get(), rollout_name(id)) else {
             return Ok(None);
         };
         Ok(store.load(&name)?)
@@ -236,7 +266,7 @@ impl RolloutController {
             control.set(weight, mirroring, step);
         }
         if !transitions.is_empty() {
-            if let (Some(store), Some(name)) = (&self.store, rollout_name(id)) {
+            if let (Some(store), Some(name)) = (self.store.get(), rollout_name(id)) {
                 if let Err(error) = store.save(&name, &entry.state) {
                     tracing::error!(rollout = %id, error = %format!("{:#}", anyhow::Error::from(error)), "rollout state not saved");
                 }
@@ -278,7 +308,16 @@ impl RolloutController {
     pub fn status(&self) -> Value {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let rollouts: Vec<Value> = entries.iter().map(|(id, e)| describe(id, e)).collect();
-        json!({ "rollouts": rollouts, "stateDir": self.store.as_ref().map(|s| s.dir().display().to_string()) })
+        let error = self
+            .store_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        json!({
+            "rollouts": rollouts,
+            "stateDir": self.state_dir.display().to_string(),
+            "stateDirError": error,
+        })
     }
 }
 

@@ -215,17 +215,11 @@ pub async fn run(
     admin.register_collector(Box::new(torii_proxy::migration::MigrationCollector::new(
         proxy.migrations().clone(),
     )));
-    let rollouts = match crate::rollout::RolloutController::new(
+    let rollouts = Arc::new(crate::rollout::RolloutController::new(
         proxy.migrations().clone(),
         notifications.clone(),
-        Some(&run.state_dir),
-    ) {
-        Ok(rollouts) => Arc::new(rollouts),
-        Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "cannot start");
-            return ExitCode::from(1);
-        }
-    };
+        &run.state_dir,
+    ));
     let controller = Controller {
         proxy: proxy.clone(),
         admin: admin.clone(),

@@ -634,3 +634,37 @@ async fn sticky_users_keep_their_version_while_a_step_holds() {
         assert_eq!(app.count.load(Ordering::Relaxed), before + 20, "pin {pin}");
     }
 }
+
+#[tokio::test]
+async fn without_a_usable_state_dir_no_traffic_moves() {
+    let ip = loopback();
+    let stable = App::start(ip, Version::Vm).await;
+    let candidate = App::start(ip, Version::Vm).await;
+    let port = free_port(ip);
+    let steps = "    - {weight: 50, pause: 0s}
+    - {weight: 100}
+";
+    let rollout = rollout_notifying("shop", steps, "{minRequests: 1, interval: 100ms}", "");
+    let config = rollout_config(ip, port, &stable, &candidate, &rollout);
+    // A file where the directory should be: it cannot be created.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let state_dir = file.path().join("state");
+    let torii = Torii::start_with(
+        ip,
+        &[("config.yaml", &config)],
+        &["--state-dir", state_dir.to_str().unwrap()],
+    )
+    .await;
+    let mut conn = Conn::connect(SocketAddr::new(ip, port), Proto::H1)
+        .await
+        .expect("connect");
+    drive(&mut conn, "shop.test", "/api/same", 30).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drive(&mut conn, "shop.test", "/api/same", 30).await;
+    assert_eq!(candidate.count.load(Ordering::Relaxed), 0, "traffic moved");
+    let all = admin_json(&torii, "/api/v1/rollouts").await;
+    let error = all["stateDirError"].as_str().unwrap_or_default();
+    assert!(error.contains("--state-dir"), "{all:#}");
+    let (ok, shown) = cli(&["rollout", "status", "--admin", &torii.admin.to_string()]);
+    assert!(ok && shown.contains("warning"), "{shown}");
+}
