@@ -259,7 +259,9 @@ async fn proxy(
     let has_body = !http_body::Body::is_end_stream(&body);
     // Comparison: the rule's own, or the rollout's while it mirrors (requests the stable
     // backend serves).
+    // Protocol upgrades (WebSocket) are never shadowed.
     let comparison = match (&rollout, &accounting.rollout) {
+        _ if downstream_upgrade.is_some() => None,
         (Some(rollout), Some((_, Side::Stable))) if rollout.control.mirroring() => {
             Some(rollout.comparison.clone())
         }
