@@ -327,7 +327,9 @@ async fn proxy(
         )
     };
 
-    copies.append(&mut shadow_copies);
+    if !shadow_copies.is_empty() {
+        copies.append(&mut shadow_copies);
+    }
     let retry = rule.retry.as_ref();
     let attempts = 1 + retry.map_or(0, |r| r.attempts);
     let mut body = Some(RequestBody::Downstream { body, copies });
