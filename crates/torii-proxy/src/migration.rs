@@ -83,10 +83,9 @@ impl ComparisonRuntime {
         }
         for path in &settings.ignore_json_paths {
             // Checked by translation; a path that does not parse is skipped.
-            options = match options.clone().ignore_json_path(path) {
-                Ok(options) => options,
-                Err(_) => options,
-            };
+            if let Ok(with_path) = options.clone().ignore_json_path(path) {
+                options = with_path;
+            }
         }
         let mut redaction = options.redaction.clone();
         for name in &settings.redact_headers {

@@ -312,10 +312,13 @@ spec:
         "{shown}"
     );
     let metrics = torii.metrics().await;
-    assert!(
-        metrics.contains("torii_comparison"),
-        "no comparison metrics"
-    );
+    for line in [
+        "torii_comparison_compared_total{comparison=\"default/shop\"} 45",
+        "torii_comparison_regressions_total{comparison=\"default/shop\"} 30",
+        "torii_comparison_shed_total{comparison=\"default/shop\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
 }
 
 /// A Rollout with `extra` spec lines (indented by two spaces).
@@ -446,16 +449,14 @@ async fn a_good_candidate_is_rolled_out_to_all_traffic() {
     let mut conn = rig.connect().await;
     let done = drive_until(torii, &mut conn, "Completed", Duration::from_secs(30)).await;
     assert_eq!(done["weight"], 100);
-    let kinds: Vec<String> = done["history"]
+    // Newest first: mirror → 50 % → 100 % → done, nothing else.
+    let kinds: Vec<&str> = done["history"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["kind"].to_string())
+        .map(|t| t["kind"].as_str().unwrap())
         .collect();
-    assert!(
-        kinds.iter().filter(|k| k.contains("advanced")).count() >= 2 || kinds.len() >= 3,
-        "{kinds:?}"
-    );
+    assert_eq!(kinds, ["completed", "advanced", "advanced", "started"]);
     // All traffic on the candidate now.
     let before = (
         stable.count.load(Ordering::Relaxed),
