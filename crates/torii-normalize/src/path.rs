@@ -198,7 +198,7 @@ fn decode(bytes: &[u8], slashes: EscapedSlashes) -> Result<(String, bool), Inval
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = Vec::with_capacity(bytes.len());
     let mut redirect = false;
-    let mut push_escape = |out: &mut Vec<u8>, value: u8| {
+    let push_escape = |out: &mut Vec<u8>, value: u8| {
         out.extend_from_slice(&[
             b'%',
             HEX[usize::from(value >> 4)],
