@@ -153,6 +153,13 @@ impl Torii {
         .is_some()
     }
 
+    /// Kills the process (SIGKILL) and waits until it is gone.
+    pub fn kill(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.lock().expect("not poisoned").id()
