@@ -1,5 +1,6 @@
 //! The `torii` binary: `serve`, `validate` and `demo`.
 
+mod admin;
 mod demo;
 mod dns;
 mod lb;
@@ -58,9 +59,22 @@ pub struct RunArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Admin server address (readyz, healthz, metrics, status, config).
+    /// Admin server address (readyz, healthz, metrics, status, config, rollouts, diffs).
+    /// Beyond loopback it needs `--admin-token-file`.
     #[arg(long, default_value = "127.0.0.1:9901")]
     pub admin: SocketAddr,
+    /// A file holding the admin API's secret token (at least 16 printable characters, for
+    /// example from `openssl rand -hex 32`; keep it mode 0600). Changes and `/api/v1/*` reads
+    /// then need `Authorization: Bearer <token>`; the CLI reads the same file.
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
+    /// A host name the admin server answers to besides IP addresses and `localhost`
+    /// (repeatable); requests with any other `Host` are refused (DNS rebinding).
+    #[arg(long = "admin-allowed-host")]
+    pub admin_allowed_hosts: Vec<torii_admin::AllowedHost>,
+    /// Require the admin token on `/metrics` too (needs `--admin-token-file`).
+    #[arg(long)]
+    pub admin_metrics_auth: bool,
     /// Address for Gateways without `spec.addresses`.
     #[arg(long, default_value = "0.0.0.0")]
     pub default_address: IpAddr,

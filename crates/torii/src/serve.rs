@@ -134,6 +134,10 @@ impl Controller {
 /// Runs `torii serve`.
 pub fn main(args: ServeArgs) -> ExitCode {
     logging::init(args.run.log_format);
+    let access = match crate::admin::access(&args.run) {
+        Ok(access) => access,
+        Err(error) => return usage_error(&error),
+    };
     let runtime = match build_runtime(args.run.threads) {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -141,7 +145,18 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(FileSource::new(args.files.paths), args.run, None))
+    runtime.block_on(run(
+        FileSource::new(args.files.paths),
+        args.run,
+        access,
+        None,
+    ))
+}
+
+/// Prints a usage error (before anything is bound) and returns exit code 2.
+pub fn usage_error(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::from(2)
 }
 
 /// A tokio runtime with `threads` workers (a current-thread runtime for 1).
@@ -163,11 +178,12 @@ pub fn build_runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::R
     runtime.context("cannot build the async runtime")
 }
 
-/// Serves from a file source until SIGTERM/SIGINT. `on_ready` runs once the first snapshot
-/// is served (the demo prints its instructions there).
+/// Serves from a file source until SIGTERM/SIGINT, with the admin server under `access`.
+/// `on_ready` runs once the first snapshot is served (the demo prints its instructions there).
 pub async fn run(
     source: FileSource,
     run: RunArgs,
+    access: torii_admin::AdminAccess,
     on_ready: Option<Box<dyn FnOnce() + Send>>,
 ) -> ExitCode {
     let mut registry = Registry::default();
@@ -256,7 +272,8 @@ pub async fn run(
     };
 
     let routes = crate::rollout::admin_routes(rollouts, proxy.migrations().clone());
-    let admin_server = match torii_admin::bind_with(run.admin, admin.clone(), routes).await {
+    let token = access.has_token();
+    let admin_server = match torii_admin::bind_with(access, admin.clone(), routes).await {
         Ok(server) => server,
         Err(error) => {
             tracing::error!(error = %format!("{:#}", anyhow::Error::from(error)), "cannot start");
@@ -264,6 +281,11 @@ pub async fn run(
         }
     };
     tokio::spawn(admin_server);
+    tracing::info!(
+        address = %run.admin,
+        authentication = if token { "bearer token" } else { "none (loopback only)" },
+        "admin server listening"
+    );
 
     // Watching starts before the first read, so no edit made during startup is missed.
     let paths = source.paths().to_vec();

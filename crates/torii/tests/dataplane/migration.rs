@@ -398,12 +398,10 @@ impl Rig {
         Torii::start_with(ip, &[("config.yaml", config)], &["--state-dir", state_dir]).await
     }
 
-    /// Stops torii (SIGKILL) and starts it again on the same config and state directory.
+    /// Stops torii (SIGKILL, waiting until it is gone so its sockets are closed) and starts it
+    /// again on the same config and state directory.
     async fn restart(&mut self) {
-        std::process::Command::new("kill")
-            .args(["-9", &self.torii.pid().to_string()])
-            .status()
-            .unwrap();
+        self.torii.kill();
         let torii = Rig::serve(self.address.ip(), &self.config, &self.state).await;
         self.torii = torii;
     }
