@@ -53,6 +53,19 @@ fn validate_exit_codes_and_locations() {
         "backendRefs: [{name: nowhere",
         1,
     );
+    // Routes attached to no Gateway are still checked against the CRDs' schemas.
+    let unattached = |rule: &str| {
+        yaml::http_route("r", "gw", &[], rule).replacen(
+            "parentRefs: [{name: gw}]",
+            "parentRefs: []",
+            1,
+        )
+    };
+    let negative_weight = yaml::docs(&[unattached(
+        "  - matches: [{path: {type: PathPrefix, value: \"/\"}}]\n    backendRefs:\n    - name: echo\n      port: 80\n      weight: -1\n",
+    )]);
+    let relative_path = yaml::docs(&[unattached(&yaml::prefix_rule("api", "echo"))]);
+    let tcp_route_v1 = "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  parentRefs: [{name: gw}]\n  rules: [{backendRefs: [{name: echo, port: 80}]}]\n".to_owned();
     let cases = [
         Case {
             name: "valid",
@@ -82,15 +95,44 @@ fn validate_exit_codes_and_locations() {
         Case {
             name: "backendRef to a missing Service",
             code: 1,
-            expect: vec![
-                format!(
-                    "{{file}}:{}: HTTPRoute default/r",
-                    line_of(&missing_service, "kind: HTTPRoute") - 1
-                ),
-                "ResolvedRefs".into(),
-                "BackendNotFound".into(),
-            ],
+            // On the backendRef's own line, with its field path.
+            expect: vec![format!(
+                "{{file}}:{}: HTTPRoute default/r: spec.rules[0].backendRefs[0]: ResolvedRefs is \
+                 False (BackendNotFound): Service default/nowhere does not exist",
+                line_of(&missing_service, "backendRefs: [{name: nowhere")
+            )],
             yaml: missing_service,
+        },
+        Case {
+            name: "negative weight on a route attached to no Gateway",
+            code: 1,
+            expect: vec![format!(
+                "{{file}}:{}: HTTPRoute default/r: spec.rules[0].backendRefs[0].weight: -1 is \
+                 less than the minimum 0",
+                line_of(&negative_weight, "weight: -1")
+            )],
+            yaml: negative_weight,
+        },
+        Case {
+            name: "path without a leading slash on a route attached to no Gateway",
+            code: 1,
+            expect: vec![format!(
+                "{{file}}:{}: HTTPRoute default/r: spec.rules[0].matches[0].path: value must be \
+                 an absolute path and start with '/'",
+                line_of(&relative_path, "value: \"api\"")
+            )],
+            yaml: relative_path,
+        },
+        Case {
+            name: "TCPRoute in a version Gateway API does not serve",
+            code: 1,
+            expect: vec![format!(
+                "{{file}}:{}: TCPRoute t: apiVersion: unsupported apiVersion \
+                 `gateway.networking.k8s.io/v1` for kind TCPRoute (expected \
+                 gateway.networking.k8s.io/v1alpha2)",
+                line_of(&tcp_route_v1, "kind: TCPRoute") - 1
+            )],
+            yaml: tcp_route_v1,
         },
     ];
     for case in cases {
