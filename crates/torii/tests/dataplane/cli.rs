@@ -195,3 +195,52 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 0);
     assert!(Path::new(BIN).exists());
 }
+
+/// Logs written to a pipe carry no ANSI colour codes (nothing would interpret them; log
+/// collectors store them as garbage): stderr here is a pipe and `NO_COLOR` is not set.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let invalid = valid_config().replacen("port: 80}", "port: \"abc\"}", 1);
+    std::fs::write(dir.path().join("bad.yaml"), invalid).expect("write config");
+    let admin = SocketAddr::new(loopback(), 9);
+    let mut child = std::process::Command::new(BIN)
+        .arg("serve")
+        .arg("-f")
+        .arg(dir.path())
+        .arg("--admin")
+        .arg(admin.to_string())
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn torii");
+    // The config is invalid: torii logs why and exits by itself (killed after 20 s if not).
+    let mut pipe = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut pipe, &mut bytes);
+        bytes
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for torii") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().expect("torii exits once killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = reader.join().expect("reader thread");
+    let text = String::from_utf8_lossy(&stderr);
+    assert_eq!(status.code(), Some(64), "{text}");
+    assert!(
+        text.contains("ERROR") && text.contains("invalid configuration"),
+        "{text}"
+    );
+    assert!(!text.contains("\x1b["), "colour codes in {text:?}");
+}
