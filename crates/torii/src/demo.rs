@@ -81,6 +81,8 @@ pub fn main(args: DemoArgs) -> ExitCode {
     })
 }
 
+/// The commands to try; torii's own are written with the running binary's path, so they work
+/// as printed when no `torii` is on the PATH (`cargo run --release -p torii -- demo`).
 fn print_instructions(port: u16, admin: SocketAddr, file: &std::path::Path) {
     let g = format!("http://127.0.0.1:{port}");
     println!(
@@ -97,10 +99,10 @@ Kubernetes app (k8s-app, v2). Try:
   curl -s -H 'Host: new.demo.local' {g}/         # hostname routing: the Kubernetes app
   curl -si {g}/old-docs/intro                    # redirect to /docs/intro
   curl -s -H 'Host: lb.demo.local' {g}/          # load balancer: k8s pool, VM pool on failover
-  torii status --admin {admin}                   # load balancers, pools, origin health
+  {torii} status --admin {admin}                   # load balancers, pools, origin health
   for i in $(seq 20); do curl -s {g}/catalog >/dev/null; done
-  torii diff --admin {admin}                     # the VM app's answers vs the Kubernetes app's
-  torii diff --admin {admin} default/catalog --sample 1   # one difference side by side
+  {torii} diff --admin {admin}                     # the VM app's answers vs the Kubernetes app's
+  {torii} diff --admin {admin} default/catalog --sample 1   # one difference side by side
 
   curl -s http://{admin}/api/v1/status             # Gateway API conditions
   curl -s http://{admin}/metrics | grep torii_requests
@@ -108,7 +110,8 @@ Kubernetes app (k8s-app, v2). Try:
 Edit {file} and the change applies within a second.
 Ctrl-C stops the demo.
 "#,
-        file = file.display()
+        file = file.display(),
+        torii = crate::invocation::program(),
     );
 }
 

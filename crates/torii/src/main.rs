@@ -2,6 +2,7 @@
 
 mod demo;
 mod dns;
+mod invocation;
 mod lb;
 mod logging;
 mod metrics;

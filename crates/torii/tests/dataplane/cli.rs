@@ -244,3 +244,78 @@ fn logs_to_a_pipe_have_no_colour_codes() {
     );
     assert!(!text.contains("\x1b["), "colour codes in {text:?}");
 }
+
+/// `torii demo` prints torii commands that work as printed, with no `torii` on the PATH (as
+/// when started with `cargo run`): they name the running binary by its path.
+#[test]
+fn demo_prints_commands_that_work_as_printed() {
+    let ip: std::net::IpAddr = "127.0.0.1".parse().expect("address");
+    let ports = crate::support::free_ports(ip, 2);
+    let admin = SocketAddr::new(ip, ports[1]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(BIN)
+        .arg("demo")
+        .arg("--port")
+        .arg(ports[0].to_string())
+        .arg("--admin")
+        .arg(admin.to_string())
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--threads")
+        .arg("2")
+        .env("NO_COLOR", "1")
+        // Nothing named torii can be found on this PATH.
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn torii demo");
+    let stdout = child.stdout.take().expect("piped");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut printed = Vec::new();
+    let status_line = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) if line.contains(" status --admin ") => break line,
+            Ok(line) => printed.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "no status command printed within 30 s:\n{}",
+                    printed.join("\n")
+                );
+            }
+        }
+    };
+    let command = status_line.trim();
+    assert!(
+        command.starts_with(&format!("{BIN} status"))
+            || command.starts_with(&format!("'{BIN}' status")),
+        "{command}"
+    );
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("run sh");
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("shop"),
+        "{command}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
