@@ -12,8 +12,8 @@ pub mod origin;
 pub mod set;
 
 pub use load::{
-    is_yaml_file_name, load_paths, parse_texts, parse_yaml, read_paths, LoadError, LoadReport,
-    SourceText, MAX_DOCUMENTS, MAX_FILE_BYTES,
+    is_yaml_file_name, load_paths, locate_field, parse_texts, parse_yaml, read_paths, LoadError,
+    LoadReport, SourceText, MAX_DOCUMENTS, MAX_FILE_BYTES,
 };
 pub use origin::Origin;
 pub use set::{object_key, Located, ObjectKey, ResourceSet};

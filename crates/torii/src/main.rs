@@ -3,6 +3,7 @@
 mod admin;
 mod demo;
 mod dns;
+mod invocation;
 mod lb;
 mod logging;
 mod metrics;
