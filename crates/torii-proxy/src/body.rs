@@ -122,6 +122,8 @@ pub struct BodyProgress {
     base: Instant,
     /// Milliseconds after `base` of the last frame, plus one (0: none yet).
     last: AtomicU64,
+    /// The body has ended.
+    done: std::sync::atomic::AtomicBool,
 }
 
 impl BodyProgress {
@@ -130,7 +132,18 @@ impl BodyProgress {
         BodyProgress {
             base: Instant::now(),
             last: AtomicU64::new(0),
+            done: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    fn finish(&self) {
+        self.mark();
+        self.done.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the whole body has been read from the client.
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
     }
 
     fn mark(&self) {
@@ -177,7 +190,7 @@ impl WatchedUpstream {
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(frame) => {
                 self.watch.progressed();
-                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+                Poll::Ready(frame)
             }
             Poll::Pending => match self.watch.poll_expired(cx) {
                 Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(UpstreamStalled)))),
@@ -391,6 +404,9 @@ impl Body for RequestBody {
                         }
                     }
                     None => {
+                        if let Some(progress) = progress {
+                            progress.finish();
+                        }
                         for tx in copies.drain(..) {
                             let _ = tx.try_send(CopyFrame::End);
                         }

@@ -81,6 +81,13 @@ impl ProxyError {
         }
     }
 
+    /// Whether an HTTP/1.1 connection should close after this answer: the client's request
+    /// was malformed or its body failed, so what follows on the connection cannot be trusted
+    /// or is not coming.
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, ProxyError::BadRequest | ProxyError::Client(_))
+    }
+
     /// Whether the failure happened before the upstream saw the request, so any request may
     /// be retried safely.
     pub fn never_reached_upstream(&self) -> bool {

@@ -139,7 +139,8 @@ mod tests {
     /// Content-Length, which decide where and what torii forwards.
     #[test]
     fn request_hop_by_hop_headers_go_but_host_and_framing_stay() {
-        let cases: &[(&[(&str, &str)], &[&str])] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: &[Case] = &[
             (&[("host", "a"), ("x-kept", "1")], &["host", "x-kept"]),
             (
                 &[

@@ -28,9 +28,10 @@ mod upstream_request;
 pub use normalize::NormalizeOptions;
 pub(crate) use send::upstream_uri;
 
-use crate::body::{BodyProgress, DownstreamBody, RequestBody, ResponseBody, Watch};
+use crate::body::{BodyProgress, ClientFault, DownstreamBody, RequestBody, ResponseBody, Watch};
 use crate::downstream::ConnInfo;
 use crate::error::ProxyError;
+use crate::metrics::FaultLabels;
 use crate::migration::{RolloutControl, Side};
 use crate::proxy::Shared;
 use crate::snapshot::{RuleRuntime, Snapshot};
@@ -63,13 +64,33 @@ pub(crate) async fn handle(
         .options
         .access_log
         .then(|| (request.method().clone(), request.uri().clone()));
+    let http1 = request.version() <= http::Version::HTTP_11;
     let response = match proxy(&shared, &snapshot, &conn, request, &mut accounting, started).await {
         Ok(response) => response,
         Err(error) => {
-            if error.status().is_server_error() {
+            if let ProxyError::Client(fault) = &error {
+                let kind = match fault {
+                    ClientFault::Malformed => "malformed_body",
+                    ClientFault::TimedOut => "body_timeout",
+                    ClientFault::Aborted => "aborted",
+                };
+                shared
+                    .metrics
+                    .client_faults
+                    .get_or_create(&FaultLabels { kind })
+                    .inc();
+            } else if error.status().is_server_error() {
                 tracing::debug!(%error, peer = %conn.peer, "request failed");
             }
-            error.into_response()
+            let close = http1 && error.closes_connection();
+            let mut response = error.into_response();
+            if close {
+                // The rest of a broken or stalled body is not worth waiting for.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            }
+            response
         }
     };
     let status = response.status();

@@ -304,7 +304,8 @@ mod tests {
                 "forwarded Host for {target} {headers:?}"
             );
         }
-        let refused: &[(Version, &str, &[(&str, &str)])] = &[
+        type Case<'a> = (Version, &'a str, &'a [(&'a str, &'a str)]);
+        let refused: &[Case] = &[
             (Version::HTTP_11, "/", &[]),
             (
                 Version::HTTP_11,

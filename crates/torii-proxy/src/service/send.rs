@@ -99,15 +99,23 @@ impl Exchange<'_> {
         loop {
             match tokio::time::timeout_at(deadline, attempt.as_mut()).await {
                 Ok(result) => return result,
-                Err(_) => match self.progress.and_then(BodyProgress::last) {
-                    Some(last)
-                        if last + limit > tokio::time::Instant::now()
-                            && deadline < self.deadline =>
-                    {
-                        deadline = (last + limit).min(self.deadline);
+                Err(_) if deadline >= self.deadline => {
+                    return Err(FailedAttempt::lost(ProxyError::Timeout))
+                }
+                Err(_) => {
+                    let now = tokio::time::Instant::now();
+                    let restart = match self.progress {
+                        // The body is still arriving: the upstream is not late (the body's
+                        // own idle timeout watches the client).
+                        Some(progress) if !progress.is_done() => now,
+                        Some(progress) => progress.last().unwrap_or(now),
+                        None => return Err(FailedAttempt::lost(ProxyError::Timeout)),
+                    };
+                    if restart + limit <= now {
+                        return Err(FailedAttempt::lost(ProxyError::Timeout));
                     }
-                    _ => return Err(FailedAttempt::lost(ProxyError::Timeout)),
-                },
+                    deadline = (restart + limit).min(self.deadline);
+                }
             }
         }
     }
@@ -301,8 +309,9 @@ impl Exchange<'_> {
 enum Wait {
     /// The route's own timeout.
     Fixed(Duration),
-    /// A limit pushed back by the request body's progress: it counts from the last body
-    /// bytes the client sent, so a slow upload is not a slow origin.
+    /// A limit counted from the end of the request body: while the client still sends, the
+    /// upstream is not late (the body's idle timeout watches the client), so a slow upload is
+    /// not a slow origin. Never past the request's maximum duration.
     Progressive(Duration),
     /// The route's request timeout bounds the whole exchange.
     Unbounded,

@@ -117,7 +117,10 @@ async fn forwarded_headers_and_via_reach_the_backend() {
         assert_eq!(reply.seen_header("x-forwarded-proto"), [scheme], "{what}");
         assert_eq!(reply.seen_header("x-forwarded-host"), [HOST], "{what}");
         for forged in ["forwarded", "x-real-ip", "x-torii-shadow"] {
-            assert!(reply.seen_header(forged).is_empty(), "{what}: {forged} reached the backend");
+            assert!(
+                reply.seen_header(forged).is_empty(),
+                "{what}: {forged} reached the backend"
+            );
         }
     }
 }
