@@ -215,7 +215,7 @@ spec:
         .unwrap();
     assert_eq!(conn.fetch(request).await.unwrap().status, StatusCode::OK);
 
-    let done = eventually(Duration::from_secs(10), || async {
+    let done = eventually(Duration::from_secs(30), || async {
         let diffs = admin_json(&torii, "/api/v1/diffs").await;
         let c = diffs["comparisons"][0].clone();
         (c["compared"].as_u64()? >= 45).then_some(c)
