@@ -96,9 +96,10 @@ impl Controller {
                 return Err(ApplyFailure::Proxy(error));
             }
         };
-        // Commit: nothing below fails.
-        let applied = self.proxy.commit(prepared).await;
+        // Commit: nothing below fails. The sinks first, so that health changes of the new
+        // config's origins (checked from the proxy's commit on) find their sinks.
         self.notifications.commit(notifications);
+        let applied = self.proxy.commit(prepared).await;
         self.proxy.metrics().reload(true);
         self.rollouts.sync();
         if let Some((dns, zones)) = &self.dns {
