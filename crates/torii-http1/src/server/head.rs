@@ -170,11 +170,11 @@ fn finish(
     let framing =
         codec::request_framing(&headers).map_err(|_| HeadError::Invalid("invalid body framing"))?;
     let has_connection = headers.contains_key(header::CONNECTION);
-    let keep_alive = if http11 {
-        !(has_connection && codec::has_token(&headers, &header::CONNECTION, "close"))
-    } else {
-        has_connection && codec::has_token(&headers, &header::CONNECTION, "keep-alive")
-    };
+    // RFC 9112 §9.3: "close" ends the connection whatever the version; otherwise HTTP/1.1
+    // persists and HTTP/1.0 only with "keep-alive".
+    let keep_alive = !(has_connection && codec::has_token(&headers, &header::CONNECTION, "close"))
+        && (http11
+            || (has_connection && codec::has_token(&headers, &header::CONNECTION, "keep-alive")));
     let expect_continue = http11
         && framing != Framing::Empty
         && headers
@@ -307,6 +307,14 @@ mod tests {
             (
                 "GET / HTTP/1.0\r\nConnection: keep-alive\r\n",
                 true,
+                false,
+                false,
+                Framing::Empty,
+            ),
+            // RFC 9112 §9.3: "close" wins in HTTP/1.0 too (found by fuzz/differential_http1).
+            (
+                "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n",
+                false,
                 false,
                 false,
                 Framing::Empty,
