@@ -19,9 +19,9 @@ use torii_fuzz::{
     forbidden_trailer, hyper_server, known, splits_from, torii_server, BodySeen, End, Fields, Seen,
 };
 
-/// Header fields to compare: all but `Content-Length`, which hyper keeps once when a request
-/// repeats it with the same value while torii keeps every line (both are RFC 9110 §8.6
-/// behaviour); the length itself is compared through the body.
+/// Header fields to compare: all but `Content-Length`, whose repeated equal values the two
+/// keep differently (hyper keeps the first line; RFC 9110 §8.6 allows either); the length
+/// itself is compared through the body.
 fn comparable(headers: &Fields) -> Fields {
     headers
         .iter()
@@ -31,7 +31,7 @@ fn comparable(headers: &Fields) -> Fields {
 }
 
 /// Trailers to compare: an empty section is the same as none, and fields that must not be
-/// trailers are left out (RFC 9110 §6.5.1; torii drops them, hyper passes them).
+/// trailers are left out (RFC 9110 §6.5.1 lets a recipient drop them; hyper passes them).
 fn trailers(t: &Option<Fields>) -> Fields {
     let mut fields = t.clone().unwrap_or_default();
     fields.retain(|(name, _)| !forbidden_trailer(name));
