@@ -97,6 +97,13 @@ pub struct LoadBalancing {
     pub locator: ClientLocator,
 }
 
+/// A config's pools, flattened and resolved, not yet in force ([`LoadBalancing::prepare`]).
+pub struct PreparedLb {
+    names: HashMap<NameKey, Vec<SocketAddr>>,
+    pools: HashMap<PoolId, Arc<OriginPool>>,
+    load_balancers: std::collections::BTreeMap<LoadBalancerId, Arc<LoadBalancer>>,
+}
+
 #[derive(Default)]
 struct Previous {
     pools: HashMap<PoolId, Arc<PoolRuntime>>,
@@ -171,10 +178,13 @@ impl LoadBalancing {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let lookups = names
+            .iter()
+            .map(|((host, port), last)| resolve(host, *port, Some(last)));
+        let found = futures_util::future::join_all(lookups).await;
         let mut fresh = HashMap::new();
         let mut changed = false;
-        for ((host, port), last) in names {
-            let now = resolve(&host, port, Some(&last)).await;
+        for (((host, port), last), now) in names.into_iter().zip(found) {
             if now != last {
                 tracing::info!(%host, port, before = ?last, after = ?now, "origin name resolves to new addresses");
                 changed = true;
@@ -192,29 +202,56 @@ impl LoadBalancing {
         &self.checker
     }
 
-    /// Builds the runtime of `config`'s pools and load balancers, carrying state over from the
-    /// previous build, and points the health checker at the new set of origins.
-    pub async fn build(&self, config: &Config) -> Arc<LbSnapshot> {
-        let now = torii_steering::unix_seconds();
-        let mut flattened = HashMap::new();
-        // Names resolve once per build (at most); later lookups come from re-resolution.
-        let mut names = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut used = HashMap::new();
+    /// Prepares `config`'s pools: origin DNS names not looked up yet are resolved (at most
+    /// [`RESOLVE_TIMEOUT`] each, all at once; a name that fails keeps no address) and every
+    /// origin is flattened to one address. Touches nothing shared: the result takes effect
+    /// with [`LoadBalancing::commit`], or is dropped.
+    pub async fn prepare(&self, config: &Config) -> PreparedLb {
+        let known = self.names.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut names = HashMap::new();
+        let mut missing = Vec::new();
         for pool in config.pools.values() {
             for origin in &pool.origins {
                 if let OriginAddress::Host { host, port } = &origin.address {
                     let key = (host.clone(), *port);
-                    if let Some(addresses) = names.remove(&key) {
-                        used.insert(key, addresses);
+                    match known.get(&key) {
+                        Some(addresses) => {
+                            names.insert(key, addresses.clone());
+                        }
+                        None if !missing.contains(&key) => missing.push(key),
+                        None => {}
                     }
                 }
             }
         }
-        for (id, pool) in &config.pools {
-            flattened.insert(id.clone(), Arc::new(flatten(pool, &mut used).await));
+        let lookups = missing
+            .iter()
+            .map(|(host, port)| resolve(host, *port, None));
+        let found = futures_util::future::join_all(lookups).await;
+        names.extend(missing.into_iter().zip(found));
+        let pools = config
+            .pools
+            .iter()
+            .map(|(id, pool)| (id.clone(), Arc::new(flatten(pool, &names))))
+            .collect();
+        PreparedLb {
+            names,
+            pools,
+            load_balancers: config.load_balancers.clone(),
         }
-        drop(names);
-        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = used;
+    }
+
+    /// Makes prepared pools and load balancers the current ones: origin state, health and
+    /// affinity sessions carry over from the previous ones for origins that stay, and the
+    /// health checker is pointed at the new set of origins. Never fails.
+    pub fn commit(&self, prepared: PreparedLb) -> Arc<LbSnapshot> {
+        let PreparedLb {
+            names,
+            pools: flattened,
+            load_balancers,
+        } = prepared;
+        let now = torii_steering::unix_seconds();
+        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = names;
         let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
         let mut runtimes: HashMap<PoolId, Arc<PoolRuntime>> = HashMap::new();
         for (id, pool) in &flattened {
@@ -287,14 +324,14 @@ impl LoadBalancing {
         };
         let mut snapshot = LbSnapshot::default();
         let mut tables = HashMap::new();
-        for (id, lb) in &config.load_balancers {
+        for (id, lb) in &load_balancers {
             let backend = steered(lb.clone(), previous.tables.get(id).cloned());
             if let Some(table) = backend.runtime.affinity_table() {
                 tables.insert(id.clone(), table.clone());
             }
             snapshot.load_balancers.insert(id.clone(), backend);
         }
-        for id in config.pools.keys() {
+        for id in flattened.keys() {
             snapshot.pools.insert(
                 id.clone(),
                 steered(Arc::new(pool_as_load_balancer(id)), None),
@@ -383,18 +420,27 @@ const WEIGHT_SCALE: u64 = 1000;
 /// A DNS name and port of an origin, as resolved.
 type NameKey = (Arc<str>, u16);
 
-/// Resolves an origin's DNS name; on failure keeps the addresses of the last good lookup (a
-/// transient resolver failure must not empty a pool).
+/// How long one lookup of an origin's DNS name may take (a slow resolver must not stall
+/// config changes or shutdown).
+pub const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Resolves an origin's DNS name within [`RESOLVE_TIMEOUT`]; on failure keeps the addresses
+/// of the last good lookup (a transient resolver failure must not empty a pool).
 async fn resolve(host: &Arc<str>, port: u16, last: Option<&Vec<SocketAddr>>) -> Vec<SocketAddr> {
-    match tokio::net::lookup_host((&**host, port)).await {
-        Ok(found) => {
+    let lookup = tokio::net::lookup_host((&**host, port));
+    match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+        Ok(Ok(found)) => {
             let mut found: Vec<SocketAddr> = found.collect();
             found.sort();
             found.dedup();
             found
         }
-        Err(error) => {
+        Ok(Err(error)) => {
             tracing::warn!(%error, %host, port, "origin name did not resolve; keeping its last addresses");
+            last.cloned().unwrap_or_default()
+        }
+        Err(_) => {
+            tracing::warn!(%host, port, timeout = ?RESOLVE_TIMEOUT, "origin name lookup timed out; keeping its last addresses");
             last.cloned().unwrap_or_default()
         }
     }
@@ -403,9 +449,9 @@ async fn resolve(host: &Arc<str>, port: u16, last: Option<&Vec<SocketAddr>>) -> 
 /// The pool with one socket address per origin: Service origins become one origin per ready
 /// endpoint, DNS names one per resolved address, each named `name/ip:port` (a name that does
 /// not change with the number of addresses, so health and sessions stay with the address) and
-/// given an equal share of the origin's weight. Names are looked up in `names` (filled here
-/// when absent; the periodic re-resolution refreshes it).
-async fn flatten(pool: &OriginPool, names: &mut HashMap<NameKey, Vec<SocketAddr>>) -> OriginPool {
+/// given an equal share of the origin's weight. Names' addresses come from `names`
+/// (resolved beforehand; the periodic re-resolution refreshes them).
+fn flatten(pool: &OriginPool, names: &HashMap<NameKey, Vec<SocketAddr>>) -> OriginPool {
     let mut origins = Vec::with_capacity(pool.origins.len());
     for origin in &pool.origins {
         let addresses: Vec<SocketAddr> = match &origin.address {
@@ -417,17 +463,10 @@ async fn flatten(pool: &OriginPool, names: &mut HashMap<NameKey, Vec<SocketAddr>
                 continue;
             }
             OriginAddress::Service { endpoints, .. } => endpoints.clone(),
-            OriginAddress::Host { host, port } => {
-                let key = (host.clone(), *port);
-                match names.get(&key) {
-                    Some(addresses) => addresses.clone(),
-                    None => {
-                        let addresses = resolve(host, *port, None).await;
-                        names.insert(key, addresses.clone());
-                        addresses
-                    }
-                }
-            }
+            OriginAddress::Host { host, port } => names
+                .get(&(host.clone(), *port))
+                .cloned()
+                .unwrap_or_default(),
         };
         let weight = scaled_weight(origin.weight, addresses.len());
         for address in addresses {
@@ -489,12 +528,7 @@ mod tests {
     }
 
     fn flattened(pool: &OriginPool) -> Vec<(String, u32)> {
-        let mut names = HashMap::new();
-        let flat = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(flatten(pool, &mut names));
+        let flat = flatten(pool, &HashMap::new());
         flat.origins
             .iter()
             .map(|o| (o.name.to_string(), o.weight))

@@ -3,17 +3,22 @@
 //!
 //! This is the only crate that knows serde's attributes for the resources. Gateway API objects
 //! are the `gateway-api` crate's types (experimental channel, a superset of standard), core
-//! objects are `k8s-openapi`'s, so file mode and a Kubernetes source share one model.
+//! objects are `k8s-openapi`'s, so file mode and a Kubernetes source share one model. torii's
+//! own kinds are `kube` custom resources whose CRDs ([`crd`]) are generated from the same
+//! structs.
 
+pub mod crd;
 pub mod lb;
 pub mod load;
 pub mod migration;
 pub mod origin;
+mod schema;
 pub mod set;
+pub mod status;
 
 pub use load::{
-    is_yaml_file_name, load_paths, parse_texts, parse_yaml, read_paths, LoadError, LoadReport,
-    SourceText, MAX_DOCUMENTS, MAX_FILE_BYTES,
+    is_yaml_file_name, load_paths, locate_field, parse_texts, parse_yaml, read_paths, LoadError,
+    LoadReport, SourceText, MAX_DOCUMENTS, MAX_FILE_BYTES,
 };
 pub use origin::Origin;
 pub use set::{object_key, Located, ObjectKey, ResourceSet};
@@ -33,6 +38,9 @@ pub mod wire {
 
     pub use crate::lb::{HealthMonitor, LoadBalancer, OriginPool};
     pub use crate::migration::{Comparison, Rollout};
+    pub use crate::status::{
+        ComparisonStatus, HealthMonitorStatus, LoadBalancerStatus, OriginPoolStatus, RolloutStatus,
+    };
 
     /// The `gateway-api` crate's modules, for the nested spec types.
     pub use gateway_api::experimental as gateway;

@@ -32,6 +32,10 @@ pub struct DemoArgs {
 /// Runs `torii demo`.
 pub fn main(args: DemoArgs) -> ExitCode {
     crate::logging::init(args.run.log_format);
+    let access = match crate::admin::access(&args.run) {
+        Ok(access) => access,
+        Err(error) => return serve::usage_error(&error),
+    };
     let runtime = match serve::build_runtime(args.run.threads) {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -73,16 +77,45 @@ pub fn main(args: DemoArgs) -> ExitCode {
             return ExitCode::from(1);
         }
         let port = args.port;
-        let admin = args.run.admin;
-        let on_ready = Box::new(move || print_instructions(port, admin, &file));
+        let admin = AdminCommands::new(args.run.admin, args.run.admin_token_file.as_deref());
+        let on_ready = Box::new(move || print_instructions(port, &admin, &file));
         let mut run: RunArgs = args.run;
         run.default_address = std::net::Ipv4Addr::LOCALHOST.into();
-        serve::run(FileSource::new(vec![dir]), run, Some(on_ready)).await
+        serve::run(FileSource::new(vec![dir]), run, access, Some(on_ready)).await
     })
 }
 
-fn print_instructions(port: u16, admin: SocketAddr, file: &std::path::Path) {
+/// How the printed commands reach the admin server (with the token file when one is set).
+struct AdminCommands {
+    /// `--admin ADDR [--admin-token-file FILE]` for the CLI.
+    cli: String,
+    /// The admin base URL and, with a token, the curl header that sends it.
+    curl: String,
+}
+
+impl AdminCommands {
+    fn new(admin: SocketAddr, token_file: Option<&std::path::Path>) -> AdminCommands {
+        match token_file {
+            None => AdminCommands {
+                cli: format!("--admin {admin}"),
+                curl: format!("http://{admin}"),
+            },
+            Some(file) => {
+                let file = crate::invocation::quote(&file.display().to_string());
+                AdminCommands {
+                    cli: format!("--admin {admin} --admin-token-file {file}"),
+                    curl: format!("-H \"Authorization: Bearer $(cat {file})\" http://{admin}"),
+                }
+            }
+        }
+    }
+}
+
+/// The commands to try; torii's own are written with the running binary's path, so they work
+/// as printed when no `torii` is on the PATH (`cargo run --release -p torii -- demo`).
+fn print_instructions(port: u16, admin: &AdminCommands, file: &std::path::Path) {
     let g = format!("http://127.0.0.1:{port}");
+    let (cli, curl) = (&admin.cli, &admin.curl);
     println!(
         r#"
 torii demo is running. Two example apps stand in for the old VM app (vm-app, v1) and the new
@@ -97,18 +130,19 @@ Kubernetes app (k8s-app, v2). Try:
   curl -s -H 'Host: new.demo.local' {g}/         # hostname routing: the Kubernetes app
   curl -si {g}/old-docs/intro                    # redirect to /docs/intro
   curl -s -H 'Host: lb.demo.local' {g}/          # load balancer: k8s pool, VM pool on failover
-  torii status --admin {admin}                   # load balancers, pools, origin health
+  {torii} status {cli}                   # load balancers, pools, origin health
   for i in $(seq 20); do curl -s {g}/catalog >/dev/null; done
-  torii diff --admin {admin}                     # the VM app's answers vs the Kubernetes app's
-  torii diff --admin {admin} default/catalog --sample 1   # one difference side by side
+  {torii} diff {cli}                     # the VM app's answers vs the Kubernetes app's
+  {torii} diff {cli} default/catalog --sample 1   # one difference side by side
 
-  curl -s http://{admin}/api/v1/status             # Gateway API conditions
-  curl -s http://{admin}/metrics | grep torii_requests
+  curl -s {curl}/api/v1/status             # Gateway API conditions
+  curl -s {curl}/metrics | grep torii_requests
 
 Edit {file} and the change applies within a second.
 Ctrl-C stops the demo.
 "#,
-        file = file.display()
+        file = file.display(),
+        torii = crate::invocation::program(),
     );
 }
 

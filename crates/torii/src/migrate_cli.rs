@@ -1,10 +1,11 @@
 //! `torii rollout …` and `torii diff …`: people's view of migrations, over the admin API of a
 //! running torii.
 
-use crate::status::admin_request;
+use crate::admin::AdminClient;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `torii rollout`.
@@ -13,6 +14,9 @@ pub struct RolloutArgs {
     /// The admin server of the torii to ask.
     #[arg(long, default_value = "127.0.0.1:9901", global = true)]
     pub admin: SocketAddr,
+    /// A file holding the admin API's token (the one torii was started with).
+    #[arg(long, env = "TORII_ADMIN_TOKEN_FILE", global = true)]
+    pub admin_token_file: Option<PathBuf>,
     /// Who gives the command (recorded in the rollout's history and events).
     #[arg(long, default_value = "torii CLI", global = true)]
     pub by: String,
@@ -67,6 +71,9 @@ pub struct DiffArgs {
     /// The admin server of the torii to ask.
     #[arg(long, default_value = "127.0.0.1:9901")]
     pub admin: SocketAddr,
+    /// A file holding the admin API's token (the one torii was started with).
+    #[arg(long, env = "TORII_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// A comparison or rollout (`namespace/name`); every one when left out.
     pub name: Option<String>,
     /// Show this sample diff of the comparison side by side.
@@ -100,9 +107,13 @@ fn encode(value: &str) -> String {
 
 /// Runs `torii rollout`.
 pub fn rollout(args: RolloutArgs) -> ExitCode {
+    let client = match AdminClient::new(args.admin, args.admin_token_file.as_deref()) {
+        Ok(client) => client,
+        Err(error) => return finish(Err(error)),
+    };
     let result = match &args.action {
         RolloutAction::Status { name, json } => {
-            admin_request(args.admin, "GET", "/api/v1/rollouts").map(|all| {
+            client.request("GET", "/api/v1/rollouts").map(|all| {
                 let wanted = name.as_deref().map(qualified);
                 let rollouts: Vec<&Value> = all["rollouts"]
                     .as_array()
@@ -146,7 +157,7 @@ pub fn rollout(args: RolloutArgs) -> ExitCode {
                 qualified(name),
                 encode(&args.by)
             );
-            admin_request(args.admin, "POST", &path).map(|r| render_rollout(&r))
+            client.request("POST", &path).map(|r| render_rollout(&r))
         }
     };
     finish(result)
@@ -218,16 +229,17 @@ fn render_rollout(r: &Value) -> String {
 /// Runs `torii diff`.
 pub fn diff(args: DiffArgs) -> ExitCode {
     let result = (|| {
+        let client = AdminClient::new(args.admin, args.admin_token_file.as_deref())?;
         if let (Some(name), Some(sample)) = (&args.name, args.sample) {
             let path = format!("/api/v1/diffs/{}/samples/{sample}", qualified(name));
-            let value = admin_request(args.admin, "GET", &path)?;
+            let value = client.request("GET", &path)?;
             if args.json {
                 return Ok(serde_json::to_string_pretty(&value)? + "\n");
             }
             let sample: torii_compare::SampleDiff = serde_json::from_value(value)?;
             return Ok(torii_compare::render_sample(&sample));
         }
-        let all = admin_request(args.admin, "GET", "/api/v1/diffs")?;
+        let all = client.request("GET", "/api/v1/diffs")?;
         let wanted = args.name.as_deref().map(qualified);
         let mut out = String::new();
         for comparison in all["comparisons"].as_array().into_iter().flatten() {
@@ -252,6 +264,15 @@ pub fn diff(args: DiffArgs) -> ExitCode {
             let report: torii_compare::DiffReport =
                 serde_json::from_value(comparison["report"].clone())?;
             out += &torii_compare::render_summary(&report);
+            if report.endpoints.iter().any(|e| !e.samples.is_empty()) {
+                let _ = writeln!(
+                    out,
+                    "view a sample side by side: {} diff --admin {} {} --sample ID",
+                    crate::invocation::program(),
+                    args.admin,
+                    crate::invocation::quote(comparison["name"].as_str().unwrap_or("")),
+                );
+            }
             out.push('\n');
         }
         if out.is_empty() {

@@ -1,12 +1,11 @@
 //! `torii status`: asks a running torii's admin server for `/api/v1/status` and prints the
 //! load balancers, their pools and every origin's health (state, last check, RTT, reason).
 
-use anyhow::Context;
+use crate::admin::AdminClient;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Arguments of `torii status`.
 #[derive(Debug, clap::Args)]
@@ -14,17 +13,19 @@ pub struct StatusArgs {
     /// The admin server of the torii to ask.
     #[arg(long, default_value = "127.0.0.1:9901")]
     pub admin: SocketAddr,
+    /// A file holding the admin API's token (the one torii was started with).
+    #[arg(long, env = "TORII_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// Print the raw JSON document instead of tables.
     #[arg(long)]
     pub json: bool,
 }
 
-/// The largest status document read.
-const MAX_STATUS_BYTES: u64 = 64 * 1024 * 1024;
-
 /// Runs `torii status`.
 pub fn main(args: StatusArgs) -> ExitCode {
-    match fetch(args.admin) {
+    let status = AdminClient::new(args.admin, args.admin_token_file.as_deref())
+        .and_then(|client| client.request("GET", "/api/v1/status"));
+    match status {
         Ok(status) if args.json => {
             println!(
                 "{}",
@@ -41,45 +42,6 @@ pub fn main(args: StatusArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn fetch(admin: SocketAddr) -> anyhow::Result<Value> {
-    admin_request(admin, "GET", "/api/v1/status")
-}
-
-/// One request to the admin server; the JSON answer, or an error naming the answer (with
-/// the server's `error` message when it sent one).
-pub fn admin_request(admin: SocketAddr, method: &str, path: &str) -> anyhow::Result<Value> {
-    let mut stream = TcpStream::connect_timeout(&admin, Duration::from_secs(5))
-        .with_context(|| format!("cannot connect to the admin server at {admin}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = Vec::new();
-    stream
-        .take(MAX_STATUS_BYTES)
-        .read_to_end(&mut response)
-        .context("cannot read the status")?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("the admin server sent no HTTP response")?;
-    let head = String::from_utf8_lossy(&response[..split]);
-    if !head.starts_with("HTTP/1.1 200") {
-        let message = serde_json::from_slice::<Value>(&response[split + 4..])
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
-        match message {
-            Some(message) => anyhow::bail!("{message}"),
-            None => anyhow::bail!(
-                "the admin server answered {}",
-                head.lines().next().unwrap_or("")
-            ),
-        }
-    }
-    serde_json::from_slice(&response[split + 4..]).context("the status is not JSON")
 }
 
 fn text(value: &Value) -> String {

@@ -12,7 +12,9 @@
 mod document;
 mod files;
 mod kind;
+mod locate;
 mod message;
+mod schema;
 mod split;
 #[cfg(test)]
 mod tests;
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use files::{is_yaml_file_name, read_paths, SourceText, MAX_FILE_BYTES};
+pub use locate::locate_field;
 
 /// The most documents one [`LoadReport`] reads, over all its files.
 pub const MAX_DOCUMENTS: usize = 100_000;

@@ -10,6 +10,7 @@ mod cli;
 mod drain;
 mod errors;
 mod grpc;
+mod hardening;
 mod headers;
 mod l4;
 mod load_balancing;

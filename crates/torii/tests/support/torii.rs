@@ -42,7 +42,16 @@ impl Torii {
 
     /// Like [`Torii::start`] with several files and extra command-line arguments.
     pub async fn start_with(ip: IpAddr, files: &[(&str, &str)], args: &[&str]) -> Torii {
-        let torii = Torii::spawn(ip, files, args);
+        Torii::ready(Torii::spawn(ip, files, args)).await
+    }
+
+    /// Like [`Torii::start_with`] with `--admin bind` (see [`Torii::spawn_at`]).
+    pub async fn start_at(bind: SocketAddr, files: &[(&str, &str)], args: &[&str]) -> Torii {
+        Torii::ready(Torii::spawn_at(bind, files, args)).await
+    }
+
+    /// Waits until `/readyz` answers 200.
+    async fn ready(torii: Torii) -> Torii {
         let ready = super::eventually(STARTUP, || async {
             if let Ok(Some(status)) = torii.child_status() {
                 panic!(
@@ -66,17 +75,27 @@ impl Torii {
 
     /// Starts `torii serve` without waiting for anything.
     pub fn spawn(ip: IpAddr, files: &[(&str, &str)], args: &[&str]) -> Torii {
+        Torii::spawn_at(SocketAddr::new(ip, super::free_port(ip)), files, args)
+    }
+
+    /// Starts `torii serve` with `--admin bind` without waiting for anything. With an
+    /// unspecified address (`0.0.0.0`) the tests reach the admin server on 127.0.0.1.
+    pub fn spawn_at(bind: SocketAddr, files: &[(&str, &str)], args: &[&str]) -> Torii {
         let dir = tempfile::tempdir().expect("create a temp dir");
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write config");
         }
-        let admin = SocketAddr::new(ip, super::free_port(ip));
+        let admin = if bind.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], bind.port()))
+        } else {
+            bind
+        };
         let mut child = Command::new(BIN)
             .arg("serve")
             .arg("-f")
             .arg(dir.path())
             .arg("--admin")
-            .arg(admin.to_string())
+            .arg(bind.to_string())
             .arg("--default-address")
             .arg("127.0.0.1")
             .arg("--threads")
@@ -84,6 +103,7 @@ impl Torii {
             .args(args)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
+            .env_remove("TORII_ADMIN_TOKEN_FILE")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -131,6 +151,13 @@ impl Torii {
         })
         .await
         .is_some()
+    }
+
+    /// Kills the process (SIGKILL) and waits until it is gone.
+    pub fn kill(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// The process id.
