@@ -1,5 +1,4 @@
-//! Inputs the fuzz targets in `fuzz/` found, kept as tests of the public API. A test marked
-//! `ignore` reproduces a finding that is not fixed yet: remove the mark with the fix.
+//! Inputs the fuzz targets in `fuzz/` found, kept as tests of the public API.
 
 use bytes::BytesMut;
 use torii_http1::codec::{BodyDecoder, Framing};
@@ -9,7 +8,6 @@ use torii_http1::codec::{BodyDecoder, Framing};
 /// a chunk extension is `;` name [ `=` token / quoted-string ], with no control characters;
 /// a bare LF is what lenient parsers take as the end of the line (a smuggling vector).
 #[test]
-#[ignore = "finding: chunk extensions are not validated yet"]
 fn chunk_extension_with_control_bytes_is_refused() {
     for wire in [
         &b"0;ext\nabc\r\n\r\n"[..],
