@@ -15,8 +15,8 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use torii_fuzz::{hyper_server, splits_from, torii_server, BodySeen, End, Fields};
-use torii_http1::codec::{BodyDecoder, Decoded, Framing};
+use torii_fuzz::{hyper_server, known, splits_from, torii_server, BodySeen, End, Fields};
+use torii_http1::codec::{BodyDecoder, DecodeError, Decoded, Framing};
 
 /// Reads the plan from the fuzz input.
 struct Reader<'a>(&'a [u8]);
@@ -62,6 +62,8 @@ struct Plan {
     /// What follows the body.
     next: Vec<u8>,
     splits: Vec<usize>,
+    /// Some chunk-size line has whitespace between the size and `;`.
+    bws: bool,
 }
 
 impl Plan {
@@ -69,7 +71,8 @@ impl Plan {
         let mut r = Reader(input);
         let mut wire = Vec::new();
         let mut data = Vec::new();
-        let size_line = |wire: &mut Vec<u8>, size: usize, style: u8| {
+        let mut bws = false;
+        let mut size_line = |wire: &mut Vec<u8>, size: usize, style: u8| {
             let digits = if style & 1 == 0 {
                 format!("{size:x}")
             } else {
@@ -79,7 +82,9 @@ impl Plan {
             let zeros = usize::from((style >> 1) & 3).min(15 - digits.len());
             wire.extend(std::iter::repeat_n(b'0', zeros));
             wire.extend_from_slice(digits.as_bytes());
-            wire.extend_from_slice(EXTENSIONS[usize::from(style >> 3) % 8].as_bytes());
+            let extension = EXTENSIONS[usize::from(style >> 3) % 8];
+            bws |= extension.starts_with(' ');
+            wire.extend_from_slice(extension.as_bytes());
             wire.extend_from_slice(b"\r\n");
         };
         for _ in 0..r.byte() % 6 {
@@ -122,13 +127,14 @@ impl Plan {
             trailers,
             next,
             splits,
+            bws,
         }
     }
 }
 
 /// Decodes a chunked body from `input` fed in reads of `splits`: data, trailers, and every
 /// byte not consumed (left in the buffer or never fed).
-fn decode(input: &[u8], splits: &[usize]) -> (Vec<u8>, Fields, Vec<u8>) {
+fn decode(input: &[u8], splits: &[usize]) -> Result<(Vec<u8>, Fields, Vec<u8>), DecodeError> {
     let mut decoder = BodyDecoder::new(Framing::Chunked);
     let mut buf = BytesMut::new();
     let mut data = Vec::new();
@@ -153,12 +159,12 @@ fn decode(input: &[u8], splits: &[usize]) -> (Vec<u8>, Fields, Vec<u8>) {
                 buf.extend_from_slice(&input[fed..fed + n]);
                 fed += n;
             }
-            Err(error) => panic!("a valid chunked body failed: {error}"),
+            Err(error) => return Err(error),
         }
     };
     let mut rest = buf.to_vec();
     rest.extend_from_slice(&input[fed..]);
-    (data, trailers, rest)
+    Ok((data, trailers, rest))
 }
 
 fuzz_target!(|input: &[u8]| {
@@ -166,8 +172,20 @@ fuzz_target!(|input: &[u8]| {
     let mut bytes = plan.wire.clone();
     bytes.extend_from_slice(&plan.next);
     let runs: [&[usize]; 3] = [&plan.splits, &[], &[1]];
+    // Reported: torii refuses whitespace between a chunk size and `;`, which RFC 9112 §7.1.1
+    // allows (`BWS ";"`) and RFC 9110 §5.6.3 says a recipient MUST parse and remove. Named
+    // in TORII_FUZZ_KNOWN (`chunk-bws`), such a body must be refused whatever the reads.
+    if plan.bws && known("chunk-bws") {
+        for splits in runs {
+            assert!(decode(&bytes, splits).is_err(), "splits {splits:?}");
+        }
+        return;
+    }
     for splits in runs {
-        let (data, trailers, rest) = decode(&bytes, splits);
+        let (data, trailers, rest) = match decode(&bytes, splits) {
+            Ok(decoded) => decoded,
+            Err(error) => panic!("a valid chunked body failed ({error}), splits {splits:?}"),
+        };
         assert_eq!(data, plan.data, "splits {splits:?}");
         assert_eq!(trailers, plan.trailers, "splits {splits:?}");
         assert_eq!(rest, plan.next, "splits {splits:?}");
