@@ -73,6 +73,17 @@ pub struct DnsHandle {
 }
 
 impl DnsHandle {
+    /// A handle with no sockets, for answering in-process only through
+    /// [`respond`](Self::respond) (the fuzz targets in `fuzz/`). `max_udp_payload` is clamped
+    /// to 512..=4096, the range [`DnsServer::bind`] accepts.
+    #[doc(hidden)]
+    pub fn detached(zones: ZoneSet, source: Arc<dyn AnswerSource>, max_udp_payload: u16) -> Self {
+        let payload = max_udp_payload.clamp(512, 4096);
+        DnsHandle {
+            responder: Arc::new(Responder::new(zones, source, payload)),
+        }
+    }
+
     /// Replaces the zones and the answer source in one atomic step. Queries in flight finish
     /// with the old ones.
     pub fn update(&self, zones: ZoneSet, source: Arc<dyn AnswerSource>) {

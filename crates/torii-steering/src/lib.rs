@@ -94,6 +94,41 @@ pub fn unix_seconds() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Entry points for the fuzz targets in `fuzz/`: the affinity cookie as the load balancer
+/// reads it. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::affinity::{decode_cookie, encode_cookie, Pin};
+    use crate::AffinitySecret;
+    use http::HeaderMap;
+
+    /// The value of cookie `name` in `headers`, as session affinity finds it.
+    pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
+        crate::cookie_value(headers, name)
+    }
+
+    /// An affinity cookie value pinning `(pool, origin)` hashes until `expires`.
+    pub fn encode_affinity_cookie(
+        secret: &AffinitySecret,
+        lb: u64,
+        pool: u32,
+        origin: u32,
+        expires: u64,
+    ) -> [u8; crate::affinity::COOKIE_LEN] {
+        encode_cookie(secret, lb, Pin { pool, origin }, expires)
+    }
+
+    /// Decodes and verifies a cookie value: `(pool, origin, expires)` when it is valid at `now`.
+    pub fn decode_affinity_cookie(
+        secret: &AffinitySecret,
+        lb: u64,
+        value: &[u8],
+        now: u64,
+    ) -> Option<(u32, u32, u64)> {
+        decode_cookie(secret, lb, value, now).map(|(pin, expires)| (pin.pool, pin.origin, expires))
+    }
+}
+
 /// The value of cookie `name` in the request's `Cookie` headers (first one wins; surrounding
 /// double quotes removed).
 pub(crate) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {

@@ -169,7 +169,11 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<'_, I> {
                         return Poll::Ready(HeadEvent::Reject(error));
                     }
                 }
-                *scanned = self.rbuf.len();
+                // A lone CR may be the first half of an empty line's CRLF: skip empty lines
+                // again when the rest arrives.
+                if self.rbuf[..] != b"\r"[..] {
+                    *scanned = self.rbuf.len();
+                }
             }
             match ready!(poll_read_some(&mut self.io, &mut self.rbuf, cx)) {
                 Ok(0) if self.rbuf.is_empty() => return Poll::Ready(HeadEvent::Closed),

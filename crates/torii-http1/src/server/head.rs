@@ -38,12 +38,17 @@ pub(super) enum HeadError {
 /// Heads with at most this many headers are parsed with a header array on the stack.
 const STACK_HEADERS: usize = 128;
 
-/// Drops empty lines before a request line (RFC 9112 §2.2).
+/// Drops empty lines (CRLF, or a bare LF) before a request line (RFC 9112 §2.2). A bare CR
+/// stays, for the parser to refuse: §2.2 makes it invalid.
 pub(super) fn skip_empty_lines(buf: &mut BytesMut) {
-    let n = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
+    let mut n = 0;
+    loop {
+        match &buf[n..] {
+            [b'\r', b'\n', ..] => n += 2,
+            [b'\n', ..] => n += 1,
+            _ => break,
+        }
+    }
     buf.advance(n);
 }
 
@@ -117,18 +122,32 @@ fn request_target(method: &Method, target: Bytes) -> Result<Uri, HeadError> {
     let origin_form = target.first() == Some(&b'/');
     let uri = Uri::from_maybe_shared(target).map_err(|_| HeadError::Invalid("invalid target"))?;
     let valid = if method == Method::CONNECT {
-        // authority-form only
-        uri.scheme().is_none() && uri.authority().is_some() && uri.path_and_query().is_none()
+        // authority-form only: `uri-host ":" port`, no userinfo (RFC 9112 §3.2.3), a host
+        // name and a valid port (RFC 9110 §9.3.6)
+        uri.scheme().is_none()
+            && uri.authority().is_some_and(|a| !a.as_str().contains('@'))
+            && uri.path_and_query().is_none()
+            && uri.host().is_some_and(|host| !host.is_empty())
+            && uri.port_u16().is_some()
     } else if asterisk {
         method == Method::OPTIONS
     } else {
-        origin_form || (uri.scheme().is_some() && uri.authority().is_some())
+        // absolute-form: `scheme` is ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986
+        // §3.1), which `Uri` does not enforce
+        origin_form || (uri.scheme_str().is_some_and(is_scheme) && uri.authority().is_some())
     };
     if valid {
         Ok(uri)
     } else {
         Err(HeadError::Invalid("target form not allowed for the method"))
     }
+}
+
+fn is_scheme(scheme: &str) -> bool {
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 fn finish(
@@ -161,11 +180,11 @@ fn finish(
         _ => HeadError::Invalid("invalid body framing"),
     })?;
     let has_connection = headers.contains_key(header::CONNECTION);
-    let keep_alive = if http11 {
-        !(has_connection && codec::has_token(&headers, &header::CONNECTION, "close"))
-    } else {
-        has_connection && codec::has_token(&headers, &header::CONNECTION, "keep-alive")
-    };
+    // RFC 9112 §9.3: "close" ends the connection whatever the version; otherwise HTTP/1.1
+    // persists and HTTP/1.0 only with "keep-alive".
+    let keep_alive = !(has_connection && codec::has_token(&headers, &header::CONNECTION, "close"))
+        && (http11
+            || (has_connection && codec::has_token(&headers, &header::CONNECTION, "keep-alive")));
     let expect_continue = http11
         && framing != Framing::Empty
         && headers
@@ -252,9 +271,20 @@ mod tests {
 
     #[test]
     fn leading_empty_lines_are_skipped() {
-        let mut buf = BytesMut::from(&b"\r\n\nGET / HTTP/1.1\r\n"[..]);
-        skip_empty_lines(&mut buf);
-        assert_eq!(&buf[..], b"GET / HTTP/1.1\r\n");
+        // RFC 9112 §2.2: empty lines before the request line are ignored; a bare CR is not an
+        // empty line (found by fuzz/differential_http1: hyper refuses it, torii skipped it).
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"\r\n\nGET / HTTP/1.1\r\n", b"GET / HTTP/1.1\r\n"),
+            (b"\r\n\r\n", b""),
+            (b"\r\n\r", b"\r"),
+            (b"\r\rGET", b"\r\rGET"),
+            (b"\n\r\r\nGET", b"\r\r\nGET"),
+        ];
+        for (input, left) in cases {
+            let mut buf = BytesMut::from(*input);
+            skip_empty_lines(&mut buf);
+            assert_eq!(&buf[..], *left, "{:?}", String::from_utf8_lossy(input));
+        }
     }
 
     #[test]
@@ -309,6 +339,14 @@ mod tests {
             (
                 "GET / HTTP/1.0\r\nConnection: keep-alive\r\n",
                 true,
+                false,
+                false,
+                Framing::Empty,
+            ),
+            // RFC 9112 §9.3: "close" wins in HTTP/1.0 too (found by fuzz/differential_http1).
+            (
+                "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n",
+                false,
                 false,
                 false,
                 Framing::Empty,
@@ -447,6 +485,39 @@ mod tests {
             ),
             (
                 "CONNECT /path HTTP/1.1\r\nHost: a\r\n",
+                Invalid("target form not allowed for the method"),
+            ),
+            // RFC 9112 §3.2.3, RFC 9110 §9.3.6: CONNECT takes `host:port` with a valid port
+            // and no userinfo (found by fuzz/http1_request_head: `CONNECT example4:com.43`,
+            // `CONNECT ex@ample.com:443` and `CONNECT :96` were accepted).
+            (
+                "CONNECT example.com HTTP/1.1\r\nHost: a\r\n",
+                Invalid("target form not allowed for the method"),
+            ),
+            (
+                "CONNECT example.com: HTTP/1.1\r\nHost: a\r\n",
+                Invalid("target form not allowed for the method"),
+            ),
+            (
+                "CONNECT example4:com.43 HTTP/1.1\r\nHost: a\r\n",
+                Invalid("target form not allowed for the method"),
+            ),
+            (
+                "CONNECT example.com:65536 HTTP/1.1\r\nHost: a\r\n",
+                Invalid("target form not allowed for the method"),
+            ),
+            (
+                "CONNECT user@example.com:443 HTTP/1.1\r\nHost: a\r\n",
+                Invalid("target form not allowed for the method"),
+            ),
+            (
+                "CONNECT :443 HTTP/1.1\r\nHost: a\r\n",
+                Invalid("target form not allowed for the method"),
+            ),
+            // RFC 3986 §3.1: an absolute-form target needs a valid scheme (found by
+            // fuzz/http1_request_head: `GET hTt~ytp://example.com/ HTTP/1.1` was accepted).
+            (
+                "GET ht~tp://example.com/ HTTP/1.1\r\nHost: a\r\n",
                 Invalid("target form not allowed for the method"),
             ),
             (
