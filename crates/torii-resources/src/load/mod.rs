@@ -11,6 +11,7 @@
 
 mod document;
 mod files;
+mod json;
 mod kind;
 mod message;
 mod split;
@@ -25,7 +26,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use document::WireObject;
 pub use files::{is_yaml_file_name, read_paths, SourceText, MAX_FILE_BYTES};
+pub use json::{decode_json, parse_json_objects, Decoded};
+pub use kind::Kind;
 
 /// The most documents one [`LoadReport`] reads, over all its files.
 pub const MAX_DOCUMENTS: usize = 100_000;
@@ -107,6 +111,7 @@ pub fn parse_yaml(file: &Path, text: &str, report: &mut LoadReport) {
                 Origin {
                     file,
                     line: chunk.content_line,
+                    object: None,
                 },
                 format!("too many documents (the limit is {MAX_DOCUMENTS}), the rest is ignored"),
             ));
