@@ -7,15 +7,19 @@
 //! Origins are flattened to one address each before steering sees them: a Service origin
 //! becomes one origin per ready endpoint (`name/ip:port`), a DNS name one per address it
 //! resolves to (looked up at the first apply, then again by [`LoadBalancing::reresolve`]).
+//! Service endpoints named by DNS names (EndpointSlices of `addressType: FQDN`, in route
+//! backends and pool origins alike) are looked up the same way, into [`LbSnapshot::names`].
 
+use futures_util::StreamExt;
 use http::uri::Authority;
 use http::HeaderValue;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 use torii_config::{
-    Config, FailoverPolicy, LoadBalancer, LoadBalancerId, Origin, OriginAddress, OriginPool,
-    PoolId, Steering,
+    Config, FailoverPolicy, HostEndpoint, LoadBalancer, LoadBalancerId, Origin, OriginAddress,
+    OriginPool, PoolId, Steering,
 };
 use torii_geo::{GeoDb, TrustedProxies};
 use torii_health::{
@@ -82,6 +86,17 @@ pub struct LbSnapshot {
     pub pools: HashMap<PoolId, Arc<SteeredBackend>>,
     /// `LoadBalancer` backends.
     pub load_balancers: HashMap<LoadBalancerId, Arc<SteeredBackend>>,
+    /// The addresses every DNS name of the config (origins and FQDN endpoints) resolved to.
+    pub names: HashMap<NameKey, Vec<SocketAddr>>,
+}
+
+impl LbSnapshot {
+    /// The addresses an FQDN endpoint resolved to (none when it did not resolve).
+    pub fn addresses_of(&self, host: &HostEndpoint) -> &[SocketAddr] {
+        self.names
+            .get(&(host.host.clone(), host.port))
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 /// State that outlives snapshots: origin states, the health checker, affinity tables.
@@ -196,25 +211,39 @@ impl LoadBalancing {
     /// previous build, and points the health checker at the new set of origins.
     pub async fn build(&self, config: &Config) -> Arc<LbSnapshot> {
         let now = torii_steering::unix_seconds();
-        let mut flattened = HashMap::new();
-        // Names resolve once per build (at most); later lookups come from re-resolution.
-        let mut names = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
+        // Names resolve once per build (at most, and only names new to this config); later
+        // lookups come from re-resolution.
+        let mut known = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
         let mut used = HashMap::new();
-        for pool in config.pools.values() {
-            for origin in &pool.origins {
-                if let OriginAddress::Host { host, port } = &origin.address {
-                    let key = (host.clone(), *port);
-                    if let Some(addresses) = names.remove(&key) {
-                        used.insert(key, addresses);
-                    }
+        let mut missing = Vec::new();
+        for key in names_of(config) {
+            if used.contains_key(&key) {
+                continue;
+            }
+            match known.remove(&key) {
+                Some(addresses) => {
+                    used.insert(key, addresses);
                 }
+                None => missing.push(key),
             }
         }
+        drop(known);
+        missing.sort();
+        missing.dedup();
+        let resolved: Vec<(NameKey, Vec<SocketAddr>)> = futures_util::stream::iter(missing)
+            .map(|(host, port)| async move {
+                let addresses = resolve(&host, port, None).await;
+                ((host, port), addresses)
+            })
+            .buffer_unordered(RESOLVE_CONCURRENCY)
+            .collect()
+            .await;
+        used.extend(resolved);
+        let mut flattened = HashMap::new();
         for (id, pool) in &config.pools {
-            flattened.insert(id.clone(), Arc::new(flatten(pool, &mut used).await));
+            flattened.insert(id.clone(), Arc::new(flatten(pool, &used)));
         }
-        drop(names);
-        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = used;
+        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = used.clone();
         let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
         let mut runtimes: HashMap<PoolId, Arc<PoolRuntime>> = HashMap::new();
         for (id, pool) in &flattened {
@@ -285,7 +314,10 @@ impl LoadBalancing {
                 pools,
             })
         };
-        let mut snapshot = LbSnapshot::default();
+        let mut snapshot = LbSnapshot {
+            names: used,
+            ..LbSnapshot::default()
+        };
         let mut tables = HashMap::new();
         for (id, lb) in &config.load_balancers {
             let backend = steered(lb.clone(), previous.tables.get(id).cloned());
@@ -342,7 +374,7 @@ async fn copy_round_trips(
     states: std::sync::Weak<RwLock<HashMap<OriginKey, Arc<OriginState>>>>,
     checker: HealthChecker,
 ) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -380,32 +412,78 @@ fn pool_as_load_balancer(id: &PoolId) -> LoadBalancer {
 /// addresses can share its weight among them in whole numbers.
 const WEIGHT_SCALE: u64 = 1000;
 
-/// A DNS name and port of an origin, as resolved.
-type NameKey = (Arc<str>, u16);
+/// A DNS name and port of an origin or an FQDN endpoint, as resolved.
+pub type NameKey = (Arc<str>, u16);
 
-/// Resolves an origin's DNS name; on failure keeps the addresses of the last good lookup (a
-/// transient resolver failure must not empty a pool).
+/// How long one name may take to resolve (a resolver that does not answer must not hold up a
+/// config change for long; the name then keeps its last addresses).
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many names a build resolves at once.
+const RESOLVE_CONCURRENCY: usize = 16;
+
+/// Every DNS name (and port) `config` needs resolved: origin names, and the FQDN endpoints of
+/// Service origins and route backends.
+fn names_of(config: &Config) -> impl Iterator<Item = NameKey> + '_ {
+    let origins = config.pools.values().flat_map(|pool| &pool.origins);
+    let origin_names = origins.flat_map(|origin| match &origin.address {
+        OriginAddress::Host { host, port } => vec![(host.clone(), *port)],
+        OriginAddress::Service { hosts, .. } => hosts.iter().map(host_key).collect(),
+        OriginAddress::Socket(_) => Vec::new(),
+    });
+    let endpoint_names = config
+        .backends
+        .values()
+        .flat_map(|backend| backend.hosts.iter().map(host_key));
+    origin_names.chain(endpoint_names)
+}
+
+/// The [`NameKey`] of an FQDN endpoint.
+fn host_key(host: &HostEndpoint) -> NameKey {
+    (host.host.clone(), host.port)
+}
+
+/// Whether `host` is `localhost` or a name under it (RFC 6761 §6.3), any case, with or
+/// without the trailing dot.
+fn is_localhost_name(host: &str) -> bool {
+    const SUFFIX: &[u8] = b".localhost";
+    let name = host.strip_suffix('.').unwrap_or(host).as_bytes();
+    name.eq_ignore_ascii_case(&SUFFIX[1..])
+        || (name.len() > SUFFIX.len()
+            && name[name.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX))
+}
+
+/// Resolves a DNS name; on failure (or after [`RESOLVE_TIMEOUT`]) keeps the addresses of the
+/// last good lookup (a transient resolver failure must not empty a pool). Names under
+/// `localhost.` are the IPv4 loopback address, answered here without asking a resolver
+/// (RFC 6761 §6.3 lets resolvers do so; only 127.0.0.1, not `::1` too, because a loopback
+/// backend is usually bound to one address and a second would get half its connections).
 async fn resolve(host: &Arc<str>, port: u16, last: Option<&Vec<SocketAddr>>) -> Vec<SocketAddr> {
-    match tokio::net::lookup_host((&**host, port)).await {
-        Ok(found) => {
+    if is_localhost_name(host) {
+        return vec![SocketAddr::from(([127, 0, 0, 1], port))];
+    }
+    let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((&**host, port)));
+    let error = match lookup.await {
+        Ok(Ok(found)) => {
             let mut found: Vec<SocketAddr> = found.collect();
             found.sort();
             found.dedup();
-            found
+            return found;
         }
-        Err(error) => {
-            tracing::warn!(%error, %host, port, "origin name did not resolve; keeping its last addresses");
-            last.cloned().unwrap_or_default()
-        }
-    }
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {RESOLVE_TIMEOUT:?}"),
+    };
+    tracing::warn!(%error, %host, port, "name did not resolve; keeping its last addresses");
+    last.cloned().unwrap_or_default()
 }
 
 /// The pool with one socket address per origin: Service origins become one origin per ready
-/// endpoint, DNS names one per resolved address, each named `name/ip:port` (a name that does
-/// not change with the number of addresses, so health and sessions stay with the address) and
-/// given an equal share of the origin's weight. Names are looked up in `names` (filled here
-/// when absent; the periodic re-resolution refreshes it).
-async fn flatten(pool: &OriginPool, names: &mut HashMap<NameKey, Vec<SocketAddr>>) -> OriginPool {
+/// endpoint (FQDN endpoints one per address their name resolved to), DNS names one per
+/// resolved address, each named `name/ip:port` (a name that does not change with the number of
+/// addresses, so health and sessions stay with the address) and given an equal share of the
+/// origin's weight. Names are looked up in `names` (resolved by the build).
+fn flatten(pool: &OriginPool, names: &HashMap<NameKey, Vec<SocketAddr>>) -> OriginPool {
+    let looked_up = |key: &NameKey| names.get(key).map_or(&[][..], Vec::as_slice);
     let mut origins = Vec::with_capacity(pool.origins.len());
     for origin in &pool.origins {
         let addresses: Vec<SocketAddr> = match &origin.address {
@@ -416,18 +494,18 @@ async fn flatten(pool: &OriginPool, names: &mut HashMap<NameKey, Vec<SocketAddr>
                 });
                 continue;
             }
-            OriginAddress::Service { endpoints, .. } => endpoints.clone(),
-            OriginAddress::Host { host, port } => {
-                let key = (host.clone(), *port);
-                match names.get(&key) {
-                    Some(addresses) => addresses.clone(),
-                    None => {
-                        let addresses = resolve(host, *port, None).await;
-                        names.insert(key, addresses.clone());
-                        addresses
-                    }
+            OriginAddress::Service {
+                endpoints, hosts, ..
+            } => {
+                let mut addresses = endpoints.clone();
+                for host in hosts {
+                    addresses.extend_from_slice(looked_up(&host_key(host)));
                 }
+                addresses.sort();
+                addresses.dedup();
+                addresses
             }
+            OriginAddress::Host { host, port } => looked_up(&(host.clone(), *port)).to_vec(),
         };
         let weight = scaled_weight(origin.weight, addresses.len());
         for address in addresses {
@@ -468,6 +546,7 @@ mod tests {
                 port: 80,
             },
             endpoints: endpoints.iter().map(|e| e.parse().unwrap()).collect(),
+            hosts: vec![],
         }
     }
 
@@ -489,12 +568,7 @@ mod tests {
     }
 
     fn flattened(pool: &OriginPool) -> Vec<(String, u32)> {
-        let mut names = HashMap::new();
-        let flat = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(flatten(pool, &mut names));
+        let flat = flatten(pool, &HashMap::new());
         flat.origins
             .iter()
             .map(|o| (o.name.to_string(), o.weight))
@@ -549,5 +623,66 @@ mod tests {
         assert_eq!(kept, last);
         let fresh = resolve(&Arc::from("localhost"), 80, None).await;
         assert!(fresh.iter().all(|a| a.ip().is_loopback()) && !fresh.is_empty());
+    }
+
+    /// RFC 6761 §6.3: `localhost` and every name under `localhost.` are the loopback
+    /// address, answered without a resolver (a last answer is never needed).
+    #[tokio::test]
+    async fn localhost_names_are_loopback_without_a_lookup() {
+        let loopback = vec![SocketAddr::from(([127, 0, 0, 1], 8080))];
+        let cases = [
+            ("localhost", true),
+            ("localhost.", true),
+            ("backend-a.localhost", true),
+            ("Backend-A.LocalHost.", true),
+            ("a.b.localhost", true),
+            ("notlocalhost", false),
+            ("localhost.example", false),
+            ("xlocalhost", false),
+            (".localhost", false),
+            ("", false),
+        ];
+        for (name, special) in cases {
+            assert_eq!(is_localhost_name(name), special, "{name:?}");
+            if special {
+                let last = vec!["10.9.9.9:1".parse().unwrap()];
+                let got = resolve(&Arc::from(name), 8080, Some(&last)).await;
+                assert_eq!(got, loopback, "{name:?}");
+            }
+        }
+    }
+
+    /// FQDN endpoints of a Service origin are flattened like its IP endpoints, one origin per
+    /// address the name resolved to; a name that resolved to nothing adds none.
+    #[test]
+    fn service_origins_with_fqdn_endpoints_flatten_their_resolved_addresses() {
+        let host = |name: &str| HostEndpoint {
+            host: name.into(),
+            port: 3000,
+        };
+        let mut address = service(&["10.0.0.1:3000"]);
+        if let OriginAddress::Service { hosts, .. } = &mut address {
+            *hosts = vec![host("a.localhost"), host("gone.example")];
+        }
+        let names = HashMap::from([
+            (
+                host_key(&host("a.localhost")),
+                vec!["127.0.0.1:3000".parse().unwrap()],
+            ),
+            (host_key(&host("gone.example")), vec![]),
+        ]);
+        let flat = flatten(&pool(vec![origin("k8s", address, 2)]), &names);
+        let got: Vec<(String, u32)> = flat
+            .origins
+            .iter()
+            .map(|o| (o.name.to_string(), o.weight))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("k8s/10.0.0.1:3000".into(), 1000),
+                ("k8s/127.0.0.1:3000".into(), 1000)
+            ]
+        );
     }
 }
