@@ -35,22 +35,12 @@ pub fn decode_json(kind: Kind, value: &Value, origin: &Origin) -> Decoded {
     Decoded { object, warnings }
 }
 
-/// Reads a JSON array of objects with `apiVersion` and `kind` (as
+/// Reads objects with `apiVersion` and `kind` (as
 /// [`ResourceSet::to_json_objects`](crate::ResourceSet::to_json_objects) writes them) into a
 /// report; each object's origin is the API object it names.
-pub fn parse_json_objects(text: &str) -> LoadReport {
+pub fn parse_json_objects(values: &[Value]) -> LoadReport {
     let mut report = LoadReport::default();
-    let values: Vec<Value> = match serde_json::from_str(text) {
-        Ok(values) => values,
-        Err(error) => {
-            let message = format!("not a JSON array of objects: {error}");
-            report
-                .errors
-                .push(LoadError::new(Origin::default(), message));
-            return report;
-        }
-    };
-    for value in &values {
+    for value in values {
         let text_field = |field: &str| value.get(field).and_then(Value::as_str).unwrap_or("");
         let (api_version, kind_name) = (text_field("apiVersion"), text_field("kind"));
         let metadata = |field: &str| {
@@ -265,7 +255,8 @@ spec:
             .collect::<Result<_, _>>()
             .expect("every object serializes");
         let text = serde_json::to_string(&objects).expect("serializes");
-        let report = parse_json_objects(&text);
+        let values: Vec<Value> = serde_json::from_str(&text).expect("parses");
+        let report = parse_json_objects(&values);
         assert!(report.is_ok(), "{:?}", report.errors);
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         let again: Vec<Value> = report
@@ -379,8 +370,8 @@ spec:
     #[test]
     fn a_json_set_with_problems_reports_them() {
         let cases: &[(&str, usize, usize)] = &[
-            ("not json", 1, 0),
-            ("{}", 1, 0),
+            ("[1]", 0, 1),
+            (r#"[{"kind": "Service"}]"#, 0, 1),
             (
                 r#"[{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}}]"#,
                 0,
@@ -394,7 +385,8 @@ spec:
             ),
         ];
         for (text, errors, warnings) in cases {
-            let report = parse_json_objects(text);
+            let values: Vec<Value> = serde_json::from_str(text).expect("valid JSON");
+            let report = parse_json_objects(&values);
             assert_eq!(report.errors.len(), *errors, "{text}: {:?}", report.errors);
             assert_eq!(
                 report.warnings.len(),
