@@ -3,14 +3,15 @@
 use crate::compare::{Difference, DifferenceKind};
 use crate::noise::Verdict;
 use crate::path::FieldPath;
-use crate::report::{DiffReport, SampleDiff, SampleResponse};
+use crate::report::{DiffReport, EndpointReport, SampleDiff, SampleResponse};
 use std::fmt::Write as _;
 
 /// Widest cell of a sample's side-by-side table, in characters.
 const CELL_WIDTH: usize = 48;
 
 /// A table of the endpoints of `report`: compared, identical, noise, regressions, shed, diff
-/// rate (regressions per comparison) and the fields regressing most.
+/// rate (regressions per comparison) and the fields regressing most; then, per endpoint, the
+/// (primary, candidate) status pairs with their counts and the ids of the samples kept.
 pub fn render_summary(report: &DiffReport) -> String {
     let titles = [
         "ENDPOINT",
@@ -50,7 +51,60 @@ pub fn render_summary(report: &DiffReport) -> String {
     if report.endpoints.is_empty() {
         out.push_str("(nothing compared yet)\n");
     }
+    for endpoint in &report.endpoints {
+        out.push('\n');
+        render_endpoint_details(&mut out, endpoint);
+    }
     out
+}
+
+/// Sample lines shown in full per endpoint; older samples are listed by id only.
+const SAMPLE_LINES: usize = 5;
+
+/// The status pairs of `endpoint` (`200→500 ×3`, most frequent first) and the ids of its kept
+/// samples (newest first, with verdict, time and request), the ids `--sample` takes.
+fn render_endpoint_details(out: &mut String, endpoint: &EndpointReport) {
+    let _ = writeln!(out, "{}", endpoint.endpoint);
+    let pairs: Vec<String> = endpoint
+        .status_pairs
+        .iter()
+        .map(|pair| format!("{}→{} ×{}", pair.primary, pair.candidate, pair.count))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  statuses: {}",
+        if pairs.is_empty() {
+            "-".to_owned()
+        } else {
+            pairs.join(", ")
+        }
+    );
+    if endpoint.samples.is_empty() {
+        out.push_str("  samples:  none kept\n");
+        return;
+    }
+    out.push_str("  samples:\n");
+    let newest_first = endpoint.samples.iter().rev();
+    let rows: Vec<Vec<String>> = newest_first
+        .clone()
+        .take(SAMPLE_LINES)
+        .map(|sample| {
+            vec![
+                format!("    #{}", sample.id),
+                sample.verdict.label().to_owned(),
+                format_unix_ms(sample.time_unix_ms),
+                cell(&sample.target),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&rows, |_| "  "));
+    let older: Vec<String> = newest_first
+        .skip(SAMPLE_LINES)
+        .map(|sample| format!("#{}", sample.id))
+        .collect();
+    if !older.is_empty() {
+        let _ = writeln!(out, "    older: {}", older.join(" "));
+    }
 }
 
 /// One sample, side by side: the request, then status, headers and each differing field as
@@ -326,7 +380,6 @@ mod tests {
     fn summary_is_a_table_of_endpoints() {
         let summary = render_summary(&store().report());
         let lines: Vec<&str> = summary.lines().collect();
-        assert_eq!(lines.len(), 2, "{summary}");
         assert!(lines[0].starts_with("ENDPOINT") && lines[0].contains("DIFF %"));
         for expected in [
             "GET items",
@@ -341,6 +394,67 @@ mod tests {
             "noise is not a top regression: {summary}"
         );
         assert!(render_summary(&DiffReport::default()).contains("nothing compared"));
+    }
+
+    /// The summary shows, per endpoint, the status pairs with their counts and the ids of the
+    /// samples kept (what `torii diff NAME --sample ID` takes), newest first; past five, the
+    /// older ones by id only.
+    #[test]
+    fn summary_lists_status_pairs_and_sample_ids() {
+        let store = DiffStore::default();
+        let ok = json(r#"{"n":1}"#, "v1");
+        let changed = json(r#"{"n":2}"#, "v1");
+        let failed = CapturedResponse::new(500, HeaderMap::new(), "oops".to_owned());
+        let request = HeaderMap::new();
+        let orders = EndpointKey::new("GET", "shop /orders");
+        let users = EndpointKey::new("POST", "shop /users");
+        let record = |endpoint: &EndpointKey, candidate: &CapturedResponse, n: u64| {
+            let target = format!("/orders?page={n}");
+            store.compare_and_record(
+                endpoint,
+                SampleInput {
+                    method: &Method::GET,
+                    target: &target,
+                    headers: &request,
+                    primary: &ok,
+                    candidate,
+                    secondary: None,
+                },
+                &CompareOptions::default(),
+                // Far enough apart that every regression is kept as a sample.
+                n * 60_000,
+            );
+        };
+        for n in 1..=3 {
+            record(&orders, &failed, n);
+        }
+        for n in 4..=7 {
+            record(&orders, &changed, n);
+        }
+        record(&orders, &ok, 8);
+        record(&users, &ok, 9);
+        let summary = render_summary(&store.report());
+        let details = &summary[summary.find("\n\n").expect("details follow the table") + 2..];
+        let expected = "\
+GET shop /orders
+  statuses: 200→200 ×5, 200→500 ×3
+  samples:
+    #7  regression  1970-01-01T00:07:00.000Z  /orders?page=7
+    #6  regression  1970-01-01T00:06:00.000Z  /orders?page=6
+    #5  regression  1970-01-01T00:05:00.000Z  /orders?page=5
+    #4  regression  1970-01-01T00:04:00.000Z  /orders?page=4
+    #3  regression  1970-01-01T00:03:00.000Z  /orders?page=3
+    older: #2 #1
+
+POST shop /users
+  statuses: 200→200 ×1
+  samples:  none kept
+";
+        assert_eq!(details, expected, "whole summary:\n{summary}");
+        // Every id shown is one `DiffStore::sample` (the admin API behind `--sample`) knows.
+        for id in 1..=7 {
+            assert!(store.sample(id).is_some(), "sample #{id}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod write;
 pub use body::ResponseBody;
 pub use error::{ResponseBodyError, SendError, SendErrorKind};
 
-use crate::codec::{response_framing, BodyError, Framing, FramingError};
+use crate::codec::{read_response_framing, BodyError, Framing, FramingError};
 use crate::upgrade::{self, Upgraded};
 use bytes::{Bytes, BytesMut};
 use head::ResponseHead;
@@ -374,7 +374,8 @@ where
         } else {
             method == Method::CONNECT && status.is_success()
         };
-        let framing = match response_framing(method, status, &headers) {
+        // A repeated Content-Length (equal values) is passed on as one field.
+        let framing = match read_response_framing(method, status, &mut headers) {
             Ok(framing) => framing,
             Err(error) => return Err(self.fail(SendErrorKind::InvalidResponse, Some(error.into()))),
         };
@@ -455,6 +456,8 @@ fn read_into<I: AsyncRead + Unpin>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_framing;
 #[cfg(test)]
 mod tests_hyper;
 #[cfg(test)]

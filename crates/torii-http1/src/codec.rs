@@ -8,6 +8,10 @@ use http::{Method, StatusCode};
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime};
 
+mod trailers;
+
+pub use trailers::is_forbidden_trailer;
+
 /// The error type of bodies crossing this crate (what `http_body::Body::Error` is).
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -24,35 +28,114 @@ pub enum Framing {
     CloseDelimited,
 }
 
-/// A message's framing headers are invalid or ambiguous (a request smuggling risk).
+/// A message's framing headers are invalid or ambiguous (a request smuggling risk), or use a
+/// transfer coding this crate does not implement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FramingError {
-    /// `Content-Length` is not a number, or several values differ.
+    /// `Content-Length` is not a number, or several values differ (RFC 9110 §8.6).
     #[error("invalid Content-Length")]
     InvalidContentLength,
-    /// A request's `Transfer-Encoding` does not end in `chunked`.
-    #[error("unsupported Transfer-Encoding")]
-    UnsupportedTransferEncoding,
+    /// A request's `Transfer-Encoding` does not end in `chunked` (RFC 9112 §6.3: 400).
+    #[error("transfer-encoding does not end in chunked")]
+    ChunkedNotFinal,
+    /// A request's `Transfer-Encoding` ends in `chunked` but also lists another coding, or
+    /// `chunked` more than once (RFC 9112 §6.1: 501 for a coding the server does not understand).
+    #[error("unsupported transfer coding")]
+    UnsupportedTransferCoding,
     /// Both `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.1: reject).
     #[error("both Transfer-Encoding and Content-Length")]
     LengthAndEncoding,
 }
 
+/// How `Content-Length` appears in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LengthField {
+    Absent,
+    /// One field line with one value.
+    Single(u64),
+    /// Several field lines or a comma list, all of this value.
+    Repeated(u64),
+}
+
+impl LengthField {
+    fn value(self) -> Option<u64> {
+        match self {
+            LengthField::Absent => None,
+            LengthField::Single(n) | LengthField::Repeated(n) => Some(n),
+        }
+    }
+}
+
 /// Framing of a request body (RFC 9112 §6.3).
 pub fn request_framing(headers: &HeaderMap) -> Result<Framing, FramingError> {
+    request_framing_of(headers).map(|(framing, _)| framing)
+}
+
+/// [`request_framing`] of a request read from the wire: a `Content-Length` repeated with
+/// equal values (several fields or a comma list) is replaced by one field, so that exactly one
+/// is forwarded (RFC 9110 §8.6, RFC 9112 §6.3 item 5).
+pub fn read_request_framing(headers: &mut HeaderMap) -> Result<Framing, FramingError> {
+    let (framing, length) = request_framing_of(headers)?;
+    collapse_repeated(headers, length);
+    Ok(framing)
+}
+
+#[inline]
+fn request_framing_of(headers: &HeaderMap) -> Result<(Framing, LengthField), FramingError> {
     if headers.contains_key(header::TRANSFER_ENCODING) {
         if headers.contains_key(header::CONTENT_LENGTH) {
             return Err(FramingError::LengthAndEncoding);
         }
-        return if chunked_is_last(headers) {
-            Ok(Framing::Chunked)
-        } else {
-            Err(FramingError::UnsupportedTransferEncoding)
-        };
+        return request_codings(headers).map(|()| (Framing::Chunked, LengthField::Absent));
     }
-    match content_length(headers)? {
-        Some(0) | None => Ok(Framing::Empty),
-        Some(n) => Ok(Framing::Length(n)),
+    let length = length_field(headers)?;
+    let framing = match length.value() {
+        Some(0) | None => Framing::Empty,
+        Some(n) => Framing::Length(n),
+    };
+    Ok((framing, length))
+}
+
+/// Checks a request's transfer codings: `chunked` must be last (else 400), and must be the only
+/// one: this crate implements no other coding, and chunked twice is forbidden (else 501).
+fn request_codings(headers: &HeaderMap) -> Result<(), FramingError> {
+    let codings = Codings::of(headers);
+    if !codings.last_is_chunked {
+        Err(FramingError::ChunkedNotFinal)
+    } else if codings.chunked > 1 || codings.total > codings.chunked {
+        Err(FramingError::UnsupportedTransferCoding)
+    } else {
+        Ok(())
+    }
+}
+
+/// What a message's `Transfer-Encoding` fields list.
+struct Codings {
+    total: usize,
+    chunked: usize,
+    last_is_chunked: bool,
+}
+
+impl Codings {
+    /// Empty list elements are ignored (RFC 9110 §5.6.1.2); names are case-insensitive.
+    fn of(headers: &HeaderMap) -> Self {
+        let mut codings = Codings {
+            total: 0,
+            chunked: 0,
+            last_is_chunked: false,
+        };
+        for value in headers.get_all(header::TRANSFER_ENCODING) {
+            for coding in value.as_bytes().split(|&b| b == b',') {
+                let coding = trim(coding);
+                if coding.is_empty() {
+                    continue;
+                }
+                codings.total += 1;
+                codings.last_is_chunked = coding.eq_ignore_ascii_case(b"chunked");
+                codings.chunked += usize::from(codings.last_is_chunked);
+            }
+        }
+        codings
     }
 }
 
@@ -62,31 +145,74 @@ pub fn response_framing(
     status: StatusCode,
     headers: &HeaderMap,
 ) -> Result<Framing, FramingError> {
+    response_framing_of(method, status, headers).map(|(framing, _)| framing)
+}
+
+/// [`response_framing`] of a response read from the wire: a `Content-Length` repeated with
+/// equal values is replaced by one field (RFC 9110 §8.6), as for requests.
+pub fn read_response_framing(
+    method: &Method,
+    status: StatusCode,
+    headers: &mut HeaderMap,
+) -> Result<Framing, FramingError> {
+    let (framing, length) = response_framing_of(method, status, headers)?;
+    collapse_repeated(headers, length);
+    Ok(framing)
+}
+
+fn response_framing_of(
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<(Framing, LengthField), FramingError> {
     if method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || (method == Method::CONNECT && status.is_success())
     {
-        return Ok(Framing::Empty);
+        return Ok((Framing::Empty, LengthField::Absent));
     }
     if headers.contains_key(header::TRANSFER_ENCODING) {
-        return Ok(if chunked_is_last(headers) {
+        let framing = if Codings::of(headers).last_is_chunked {
             Framing::Chunked
         } else {
             Framing::CloseDelimited
-        });
+        };
+        return Ok((framing, LengthField::Absent));
     }
-    match content_length(headers)? {
-        Some(0) => Ok(Framing::Empty),
-        Some(n) => Ok(Framing::Length(n)),
-        None => Ok(Framing::CloseDelimited),
-    }
+    let length = length_field(headers)?;
+    let framing = match length.value() {
+        Some(0) => Framing::Empty,
+        Some(n) => Framing::Length(n),
+        None => Framing::CloseDelimited,
+    };
+    Ok((framing, length))
 }
 
 /// The `Content-Length`, if any; several equal values count as one (RFC 9110 §8.6).
 pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, FramingError> {
+    length_field(headers).map(LengthField::value)
+}
+
+/// The `Content-Length`, if any, leaving exactly one field in `headers`: several equal values
+/// (fields or a comma list) are replaced by one field (RFC 9110 §8.6).
+pub fn single_content_length(headers: &mut HeaderMap) -> Result<Option<u64>, FramingError> {
+    let length = length_field(headers)?;
+    collapse_repeated(headers, length);
+    Ok(length.value())
+}
+
+fn collapse_repeated(headers: &mut HeaderMap, length: LengthField) {
+    if let LengthField::Repeated(n) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+}
+
+#[inline]
+fn length_field(headers: &HeaderMap) -> Result<LengthField, FramingError> {
     let mut found = None;
+    let mut values = 0usize;
     for value in headers.get_all(header::CONTENT_LENGTH) {
         for part in value.as_bytes().split(|&b| b == b',') {
             let n = parse_decimal(trim(part)).ok_or(FramingError::InvalidContentLength)?;
@@ -94,9 +220,14 @@ pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, FramingError> 
                 Some(previous) if previous != n => return Err(FramingError::InvalidContentLength),
                 _ => found = Some(n),
             }
+            values += 1;
         }
     }
-    Ok(found)
+    Ok(match (found, values) {
+        (None, _) => LengthField::Absent,
+        (Some(n), 1) => LengthField::Single(n),
+        (Some(n), _) => LengthField::Repeated(n),
+    })
 }
 
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
@@ -108,25 +239,12 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
+/// Strips optional whitespace (`OWS`: spaces and tabs, RFC 9110 §5.6.3) from both ends.
 fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
+    let ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !ows(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
     &bytes[start..end.max(start)]
-}
-
-fn chunked_is_last(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .next_back()
-        .and_then(|v| v.as_bytes().rsplit(|&b| b == b',').next())
-        .is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"))
 }
 
 /// Whether a comma-separated header (`Connection`, `TE`, …) lists `token`.
@@ -210,11 +328,21 @@ pub fn write_chunk_header(len: usize, out: &mut BytesMut) {
 /// What follows a chunk's data.
 pub const CHUNK_END: &[u8] = b"\r\n";
 
-/// Appends the last chunk with optional trailers: `0\r\n[trailers]\r\n`.
+/// Appends the last chunk with optional trailers: `0\r\n[trailers]\r\n`; fields that must not
+/// be trailers ([`is_forbidden_trailer`]) are left out.
 pub fn write_last_chunk(trailers: Option<&HeaderMap>, out: &mut BytesMut) {
     out.extend_from_slice(b"0\r\n");
     if let Some(trailers) = trailers {
-        write_headers(trailers, out);
+        // RFC 9110 §6.5.1: framing, routing, control and authentication fields never go in
+        // trailers, whoever produced them.
+        for (name, value) in trailers {
+            if !is_forbidden_trailer(name) {
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -247,9 +375,13 @@ pub fn date_value() -> HeaderValue {
 /// A body on the wire is malformed or cut short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    /// A chunk-size line is not hexadecimal or overflows.
+    /// A chunk-size is not `1*HEXDIG` right at the start of its line, directly followed by the
+    /// line end or `;` (RFC 9112 §7.1), or has more than 15 digits.
     #[error("invalid chunk size")]
     InvalidChunkSize,
+    /// A chunk extension holds a control character (a bare CR or LF included).
+    #[error("invalid chunk extension")]
+    InvalidChunkExtension,
     /// A chunk's data is not followed by CRLF.
     #[error("invalid chunk terminator")]
     InvalidChunkEnd,
@@ -278,7 +410,6 @@ pub enum Decoded {
 /// Longest chunk-size line (with extensions) and trailer section accepted.
 const MAX_CHUNK_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
-const MAX_TRAILER_COUNT: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -290,8 +421,9 @@ enum State {
     ChunkData(u64),
     /// Expecting the CRLF after a chunk's data.
     ChunkEnd,
-    /// Expecting trailers or the final CRLF.
-    Trailers,
+    /// Expecting trailers or the final CRLF; this much of the buffer was searched for the
+    /// end of the trailer section.
+    Trailers(usize),
     /// Until EOF.
     Close,
     /// Done.
@@ -356,13 +488,17 @@ impl BodyDecoder {
                     return Ok(Some(Decoded::Data(buf.split().freeze())));
                 }
                 State::ChunkSize => {
+                    // Refuse at once what cannot start a chunk-size line.
+                    if buf.first().is_some_and(|b| !b.is_ascii_hexdigit()) {
+                        return Err(DecodeError::InvalidChunkSize);
+                    }
                     let Some(line_end) = find_crlf(buf, MAX_CHUNK_LINE)? else {
                         return Ok(None);
                     };
                     let size = parse_chunk_size(&buf[..line_end])?;
                     buf.advance(line_end + 2);
                     self.state = if size == 0 {
-                        State::Trailers
+                        State::Trailers(0)
                     } else {
                         State::ChunkData(size)
                     };
@@ -390,18 +526,42 @@ impl BodyDecoder {
                     buf.advance(2);
                     self.state = State::ChunkSize;
                 }
-                State::Trailers => {
-                    if buf.len() >= 2 && &buf[..2] == b"\r\n" {
-                        buf.advance(2);
+                State::Trailers(scanned) => {
+                    // An empty trailer section: the final line end (CRLF, or a bare LF as
+                    // field lines may end, RFC 9112 §2.2).
+                    let blank = match buf.first() {
+                        None => return Ok(None),
+                        Some(b'\n') => 1,
+                        Some(b'\r') if buf.len() < 2 => return Ok(None),
+                        Some(b'\r') if buf[1] == b'\n' => 2,
+                        Some(_) => 0,
+                    };
+                    if blank > 0 {
+                        buf.advance(blank);
                         self.state = State::Done;
                         return Ok(Some(Decoded::End));
                     }
-                    let Some(end) = find(buf, b"\r\n\r\n", MAX_TRAILERS)? else {
+                    // The section ends at its first blank line, and nothing after it is taken:
+                    // a pipelined request may follow.
+                    let Some(end) = find_head_end(buf, scanned) else {
+                        if buf.len() > MAX_TRAILERS {
+                            return Err(DecodeError::TooLong);
+                        }
+                        self.state = State::Trailers(buf.len());
                         return Ok(None);
                     };
-                    let section = buf.split_to(end + 4).freeze();
+                    if end > MAX_TRAILERS {
+                        return Err(DecodeError::TooLong);
+                    }
+                    let section = buf.split_to(end).freeze();
                     self.state = State::Done;
-                    return parse_trailers(&section).map(|t| Some(Decoded::Trailers(t)));
+                    let trailers = trailers::parse(&section)?;
+                    // Nothing left once forbidden fields are dropped: a plain end.
+                    return Ok(Some(if trailers.is_empty() {
+                        Decoded::End
+                    } else {
+                        Decoded::Trailers(trailers)
+                    }));
                 }
             }
         }
@@ -420,269 +580,52 @@ impl BodyDecoder {
 }
 
 fn find_crlf(buf: &[u8], limit: usize) -> Result<Option<usize>, DecodeError> {
-    find(buf, b"\r\n", limit)
-}
-
-fn find(buf: &[u8], needle: &[u8], limit: usize) -> Result<Option<usize>, DecodeError> {
-    match buf.windows(needle.len()).position(|w| w == needle) {
+    match buf.windows(2).position(|w| w == b"\r\n") {
         Some(i) if i <= limit => Ok(Some(i)),
         Some(_) => Err(DecodeError::TooLong),
-        None if buf.len() > limit + needle.len() => Err(DecodeError::TooLong),
+        None if buf.len() > limit + 2 => Err(DecodeError::TooLong),
         None => Ok(None),
     }
 }
 
+/// Most hex digits in a chunk-size (2^60 bytes): more is refused, not wrapped.
+const MAX_CHUNK_SIZE_DIGITS: usize = 15;
+
+/// Parses a chunk-size line without its CRLF: `chunk-size [ chunk-ext ]` (RFC 9112 §7.1).
+/// Strict: the size starts the line, no whitespace around it, no `0x`, and extensions (which
+/// are ignored) follow a `;` at once and hold no control characters.
 fn parse_chunk_size(line: &[u8]) -> Result<u64, DecodeError> {
-    // Extensions (`;name=value`) are ignored; whitespace before them is tolerated.
-    let digits = line.split(|&b| b == b';').next().unwrap_or(line);
-    let digits = trim(digits);
-    if digits.is_empty() || digits.len() > 15 {
+    let digits = line
+        .iter()
+        .position(|b| !b.is_ascii_hexdigit())
+        .unwrap_or(line.len());
+    if digits == 0 || digits > MAX_CHUNK_SIZE_DIGITS {
         return Err(DecodeError::InvalidChunkSize);
     }
-    digits.iter().try_fold(0u64, |n, &b| {
+    match line.get(digits) {
+        None => {}
+        Some(b';') => {
+            let extension = &line[digits + 1..];
+            if extension
+                .iter()
+                .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+            {
+                return Err(DecodeError::InvalidChunkExtension);
+            }
+        }
+        Some(_) => return Err(DecodeError::InvalidChunkSize),
+    }
+    Ok(line[..digits].iter().fold(0u64, |n, &b| {
         let d = match b {
             b'0'..=b'9' => b - b'0',
             b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => return Err(DecodeError::InvalidChunkSize),
+            _ => b - b'A' + 10,
         };
-        Ok(n * 16 + u64::from(d))
-    })
-}
-
-fn parse_trailers(section: &Bytes) -> Result<HeaderMap, DecodeError> {
-    let mut parsed = [httparse::EMPTY_HEADER; MAX_TRAILER_COUNT];
-    match httparse::parse_headers(section, &mut parsed) {
-        Ok(httparse::Status::Complete((_, headers))) => {
-            headers_from_parsed(section, headers).map_err(|_| DecodeError::InvalidTrailers)
-        }
-        _ => Err(DecodeError::InvalidTrailers),
-    }
+        n << 4 | u64::from(d)
+    }))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
-
-    #[test]
-    fn request_framing_table() {
-        use Framing::*;
-        use FramingError::*;
-        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Framing, FramingError>);
-        let cases: &[Case] = &[
-            (&[], Ok(Empty)),
-            (&[("content-length", "0")], Ok(Empty)),
-            (&[("content-length", "12")], Ok(Length(12))),
-            (
-                &[("content-length", "12"), ("content-length", "12")],
-                Ok(Length(12)),
-            ),
-            (&[("content-length", "12, 12")], Ok(Length(12))),
-            (
-                &[("content-length", "12"), ("content-length", "13")],
-                Err(InvalidContentLength),
-            ),
-            (&[("content-length", "-1")], Err(InvalidContentLength)),
-            (&[("content-length", "1e3")], Err(InvalidContentLength)),
-            (&[("content-length", "")], Err(InvalidContentLength)),
-            (&[("transfer-encoding", "chunked")], Ok(Chunked)),
-            (&[("transfer-encoding", "gzip, Chunked")], Ok(Chunked)),
-            (
-                &[("transfer-encoding", "chunked, gzip")],
-                Err(UnsupportedTransferEncoding),
-            ),
-            (
-                &[("transfer-encoding", "chunked"), ("content-length", "3")],
-                Err(LengthAndEncoding),
-            ),
-        ];
-        for (pairs, want) in cases {
-            let map = headers(pairs);
-            assert_eq!(request_framing(&map), *want, "{pairs:?}");
-        }
-    }
-
-    #[test]
-    fn response_framing_table() {
-        use Framing::*;
-        let ok = StatusCode::OK;
-        type Case<'a> = (Method, StatusCode, &'a [(&'a str, &'a str)], Framing);
-        let cases: &[Case] = &[
-            (Method::GET, ok, &[("content-length", "5")], Length(5)),
-            (Method::HEAD, ok, &[("content-length", "5")], Empty),
-            (Method::GET, StatusCode::NO_CONTENT, &[], Empty),
-            (
-                Method::GET,
-                StatusCode::NOT_MODIFIED,
-                &[("content-length", "5")],
-                Empty,
-            ),
-            (Method::GET, StatusCode::SWITCHING_PROTOCOLS, &[], Empty),
-            (Method::GET, ok, &[], CloseDelimited),
-            (
-                Method::GET,
-                ok,
-                &[("transfer-encoding", "chunked")],
-                Chunked,
-            ),
-            (
-                Method::GET,
-                ok,
-                &[("transfer-encoding", "gzip")],
-                CloseDelimited,
-            ),
-            (Method::GET, ok, &[("content-length", "0")], Empty),
-        ];
-        for (method, status, pairs, want) in cases {
-            let map = headers(pairs);
-            assert_eq!(
-                response_framing(method, *status, &map),
-                Ok(*want),
-                "{method} {status} {pairs:?}"
-            );
-        }
-    }
-
-    fn decode_all(
-        framing: Framing,
-        wire: &[u8],
-        step: usize,
-    ) -> Result<(Vec<u8>, Option<HeaderMap>, BytesMut), DecodeError> {
-        let mut decoder = BodyDecoder::new(framing);
-        let mut buf = BytesMut::new();
-        let mut body = Vec::new();
-        let mut trailers = None;
-        let mut fed = 0;
-        loop {
-            match decoder.decode(&mut buf)? {
-                Some(Decoded::Data(data)) => body.extend_from_slice(&data),
-                Some(Decoded::Trailers(t)) => {
-                    trailers = Some(t);
-                    break;
-                }
-                Some(Decoded::End) => break,
-                None if fed < wire.len() => {
-                    let n = step.min(wire.len() - fed);
-                    buf.extend_from_slice(&wire[fed..fed + n]);
-                    fed += n;
-                }
-                None => match decoder.eof()? {
-                    Decoded::End => break,
-                    other => panic!("unexpected {other:?}"),
-                },
-            }
-        }
-        buf.extend_from_slice(&wire[fed..]);
-        Ok((body, trailers, buf))
-    }
-
-    #[test]
-    fn chunked_bodies_decode_at_any_split() {
-        let wire = b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nGET /next";
-        for step in [1, 2, 3, 7, 64] {
-            let (body, trailers, rest) = decode_all(Framing::Chunked, wire, step).unwrap();
-            assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz", "step {step}");
-            assert!(trailers.is_none());
-            assert_eq!(&rest[..], b"GET /next", "step {step}");
-        }
-    }
-
-    #[test]
-    fn chunked_trailers_are_returned() {
-        let wire = b"3\r\nabc\r\n0\r\ngrpc-status: 0\r\nx-t: y\r\n\r\n";
-        for step in [1, 5, 100] {
-            let (body, trailers, rest) = decode_all(Framing::Chunked, wire, step).unwrap();
-            assert_eq!(body, b"abc");
-            let trailers = trailers.expect("trailers");
-            assert_eq!(trailers["grpc-status"], "0");
-            assert_eq!(trailers["x-t"], "y");
-            assert!(rest.is_empty());
-        }
-    }
-
-    #[test]
-    fn malformed_chunked_bodies_fail() {
-        let cases: &[(&[u8], DecodeError)] = &[
-            (b"zz\r\n", DecodeError::InvalidChunkSize),
-            (b"\r\n", DecodeError::InvalidChunkSize),
-            (b"3\r\nabcX\r\n", DecodeError::InvalidChunkEnd),
-            (b"fffffffffffffffff\r\n", DecodeError::InvalidChunkSize),
-            (b"3\r\nab", DecodeError::Incomplete),
-        ];
-        for (wire, want) in cases {
-            assert_eq!(
-                decode_all(Framing::Chunked, wire, 2).map(|_| ()),
-                Err(*want),
-                "{:?}",
-                String::from_utf8_lossy(wire)
-            );
-        }
-        let long = vec![b'1'; MAX_CHUNK_LINE + 10];
-        assert_eq!(
-            decode_all(Framing::Chunked, &long, 4096).map(|_| ()),
-            Err(DecodeError::TooLong)
-        );
-    }
-
-    #[test]
-    fn length_and_close_bodies() {
-        let (body, _, rest) = decode_all(Framing::Length(4), b"abcdGET", 3).unwrap();
-        assert_eq!(body, b"abcd");
-        assert_eq!(&rest[..], b"GET");
-        assert_eq!(
-            decode_all(Framing::Length(10), b"abc", 3).map(|_| ()),
-            Err(DecodeError::Incomplete)
-        );
-        let (body, _, _) = decode_all(Framing::CloseDelimited, b"all of it", 4).unwrap();
-        assert_eq!(body, b"all of it");
-        let (body, _, _) = decode_all(Framing::Empty, b"", 4).unwrap();
-        assert!(body.is_empty());
-    }
-
-    #[test]
-    fn chunk_headers_are_hex() {
-        for (len, want) in [(1, "1\r\n"), (26, "1a\r\n"), (4096, "1000\r\n")] {
-            let mut out = BytesMut::new();
-            write_chunk_header(len, &mut out);
-            assert_eq!(&out[..], want.as_bytes());
-        }
-        let mut out = BytesMut::new();
-        write_last_chunk(Some(&headers(&[("grpc-status", "0")])), &mut out);
-        assert_eq!(&out[..], b"0\r\ngrpc-status: 0\r\n\r\n");
-    }
-
-    #[test]
-    fn parsed_headers_share_the_buffer() {
-        let head = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
-        let mut parsed = [httparse::EMPTY_HEADER; 8];
-        let mut request = httparse::Request::new(&mut parsed);
-        assert!(request.parse(&head).unwrap().is_complete());
-        let map = headers_from_parsed(&head, request.headers).unwrap();
-        assert_eq!(map["host"], "a");
-        assert_eq!(map.get_all("x-a").iter().count(), 2);
-        assert!(has_token(
-            &headers(&[("connection", "keep-alive, Upgrade")]),
-            &header::CONNECTION,
-            "upgrade"
-        ));
-        assert!(!has_token(
-            &headers(&[("connection", "close")]),
-            &header::CONNECTION,
-            "upgrade"
-        ));
-    }
-
-    #[test]
-    fn date_is_an_http_date() {
-        let value = date_value();
-        assert!(httpdate::parse_http_date(value.to_str().unwrap()).is_ok());
-    }
-}
+mod tests;
+#[cfg(test)]
+mod tests_edge;

@@ -17,9 +17,9 @@ mod response;
 #[cfg(test)]
 mod tests;
 
-pub use body::{BodyAborted, RecvBody};
+pub use body::{RecvBody, RecvBodyError};
 
-use crate::codec::BodyError;
+use crate::codec::{BodyError, DecodeError};
 use crate::upgrade::Upgraded;
 use bytes::{Bytes, BytesMut};
 use conn::{Conn, Reader};
@@ -42,8 +42,9 @@ pub struct ServerOptions {
     pub max_head_bytes: usize,
     /// Most headers in a request; more gets `431` and a close.
     pub max_headers: usize,
-    /// Time from the first byte of a request head to its end (slowloris), and how long a new
-    /// connection may stay silent before its first request.
+    /// Time from the first byte of a request head to its end (slowloris: answered with `408`
+    /// and a close), and how long a new connection may stay silent before its first request
+    /// (then closed quietly).
     pub header_read_timeout: Duration,
     /// Idle time between requests before a keep-alive connection is closed quietly.
     pub keep_alive_timeout: Duration,
@@ -73,10 +74,19 @@ pub enum ServerError {
     /// A request head was malformed or ambiguous (answered with `400`).
     #[error("invalid request")]
     InvalidRequest,
+    /// A request used a transfer coding other than `chunked` once and last (answered with
+    /// `501`, RFC 9112 §6.1).
+    #[error("unsupported transfer coding")]
+    UnsupportedTransferCoding,
+    /// A request body's framing was malformed (answered with `400` when no response had
+    /// started; the connection closed either way).
+    #[error("malformed request body")]
+    InvalidBody(#[source] DecodeError),
     /// A request head exceeded the size or header count limits (answered with `431`).
     #[error("request head too large")]
     HeadTooLarge,
-    /// A request head did not arrive in time.
+    /// A request head did not arrive in time (answered with `408` when part of it had
+    /// arrived; a connection that sent nothing is closed quietly).
     #[error("timed out reading a request head")]
     HeaderTimeout,
     /// The client closed the connection in the middle of a request.
@@ -144,11 +154,14 @@ where
                 shutdown.as_mut(),
             )),
             HeadEvent::Closed => return Ok(()),
-            HeadEvent::TimedOut => return Err(ServerError::HeaderTimeout),
+            // RFC 9110 §15.5.9: a client that began a request and stalled hears 408; one
+            // that sent nothing at all is closed quietly.
+            HeadEvent::TimedOut if conn.rbuf.is_empty() => return Err(ServerError::HeaderTimeout),
+            HeadEvent::TimedOut => break Refusal::TimedOut,
             HeadEvent::Eof => return Err(ServerError::Incomplete),
             HeadEvent::Io(error) => return Err(error.into()),
             // Answered after the loop: nothing of the head is kept across that await.
-            HeadEvent::Reject(error) => break error,
+            HeadEvent::Reject(error) => break Refusal::Head(error),
         };
         match exchange.await? {
             Next::KeepAlive => {}
@@ -160,6 +173,9 @@ where
                 let prefix = conn.rbuf.freeze();
                 pending.fulfill(Upgraded::new(Box::new(conn.io), prefix));
                 return Ok(());
+            }
+            Next::MalformedBody { error, interim } => {
+                break Refusal::MalformedBody { error, interim };
             }
         }
         if !matches!(conn.reader, Reader::Idle) && !drain(&mut conn, timer.as_mut()).await {
@@ -232,26 +248,64 @@ where
     Poll::Pending
 }
 
-/// Answers a refused head with `400` or `431` and closes.
+/// Why the server answers on its own and closes.
+#[derive(Debug)]
+enum Refusal {
+    /// A refused head: `400`, `431` or `501`.
+    Head(HeadError),
+    /// Part of a head arrived, then nothing until the header read timeout: `408`.
+    TimedOut,
+    /// A malformed request body before any response: `400`, after the unwritten rest of a
+    /// `100 Continue`.
+    MalformedBody {
+        error: DecodeError,
+        interim: &'static [u8],
+    },
+}
+
+impl Refusal {
+    /// The status answered, and the error the connection ends with.
+    fn outcome(self) -> (StatusCode, ServerError) {
+        match self {
+            Refusal::Head(HeadError::Invalid(reason)) => {
+                tracing::debug!(reason, "invalid request head");
+                (StatusCode::BAD_REQUEST, ServerError::InvalidRequest)
+            }
+            Refusal::Head(HeadError::TooLarge) => {
+                tracing::debug!("request head too large");
+                (
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    ServerError::HeadTooLarge,
+                )
+            }
+            Refusal::Head(HeadError::UnsupportedCoding) => {
+                tracing::debug!("unsupported transfer coding");
+                (
+                    StatusCode::NOT_IMPLEMENTED,
+                    ServerError::UnsupportedTransferCoding,
+                )
+            }
+            Refusal::TimedOut => (StatusCode::REQUEST_TIMEOUT, ServerError::HeaderTimeout),
+            Refusal::MalformedBody { error, .. } => {
+                (StatusCode::BAD_REQUEST, ServerError::InvalidBody(error))
+            }
+        }
+    }
+}
+
+/// Answers with an error status (`connection: close`) and closes.
 async fn reject<I: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<'_, I>,
     mut timer: Pin<&mut Sleep>,
-    error: HeadError,
+    refusal: Refusal,
 ) -> Result<(), ServerError> {
-    let (status, result) = match error {
-        HeadError::Invalid(reason) => {
-            tracing::debug!(reason, "invalid request head");
-            (StatusCode::BAD_REQUEST, ServerError::InvalidRequest)
-        }
-        HeadError::TooLarge => {
-            tracing::debug!("request head too large");
-            (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                ServerError::HeadTooLarge,
-            )
-        }
+    let interim = match &refusal {
+        Refusal::MalformedBody { interim, .. } => *interim,
+        _ => &[],
     };
-    let mut out = response::error_head(status);
+    let (status, result) = refusal.outcome();
+    let mut out = BytesMut::from(interim);
+    out.extend_from_slice(&response::error_head(status));
     let mut none = None;
     timer.as_mut().reset(Instant::now() + LINGER);
     let written = poll_fn(|cx| {

@@ -6,7 +6,7 @@ use crate::event::Event;
 use crate::retry::AttemptError;
 use crate::tls::{error_chain, parse_ca_certificates};
 use lettre::address::Envelope;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, MIME_VERSION_1_0};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -97,11 +97,13 @@ impl EmailSink {
     }
 
     /// The message for `event`: subject `[torii] <kind>: <message>`, a plain-text body listing
-    /// every field.
+    /// every field, with `MIME-Version` (RFC 2045 §4) and a fresh `Message-ID` (RFC 5322 §3.6.4).
     pub(crate) fn mail(&self, event: &Event) -> Result<Mail, AttemptError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(event.subject())
+            .message_id(Some(message_id(self.from.email.domain())))
+            .header(MIME_VERSION_1_0)
             .header(ContentType::TEXT_PLAIN);
         for to in &self.to {
             builder = builder.to(to.clone());
@@ -143,6 +145,17 @@ impl EmailSink {
             }),
         }
     }
+}
+
+/// A unique `Message-ID` (RFC 5322 §3.6.4): `<random@domain>`, with the sender's domain on the
+/// right so the id is unique across hosts without revealing the host's own name. 32 random
+/// alphanumeric characters carry ~190 bits: ids never repeat in practice, across retries of one
+/// message included (the id is made once per event, so a retried message keeps its id).
+fn message_id(domain: &str) -> String {
+    let random: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(32)
+        .collect();
+    format!("<{random}@{domain}>")
 }
 
 fn tls_parameters(host: &str, ca_pem: Option<&str>) -> Result<TlsParameters, SinkProblem> {
@@ -265,5 +278,20 @@ mod tests {
         );
         assert!(text.contains("Pool:     payments"), "{text}");
         assert_eq!(mail.envelope.to().len(), 2);
+        // RFC 2045 §4: a MIME message says so; RFC 5322 §3.6.4: it has a unique Message-ID.
+        assert!(text.contains("MIME-Version: 1.0\r\n"), "{text}");
+        let id = |text: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("Message-ID: "))
+                .unwrap_or_else(|| panic!("no Message-ID in {text}"))
+                .to_owned()
+        };
+        let first = id(&text);
+        assert!(
+            first.starts_with('<') && first.ends_with("@example.com>") && first.len() > 20,
+            "{first}"
+        );
+        let again = String::from_utf8(sink.mail(&event).unwrap().bytes).unwrap();
+        assert_ne!(id(&again), first, "every message has its own id");
     }
 }

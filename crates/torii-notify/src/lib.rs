@@ -95,6 +95,6 @@ pub use config::{
 };
 pub use error::{InvalidNotifier, SinkProblem};
 pub use event::{Event, EventKind};
-pub use notifier::{Notifier, ShutdownReport};
+pub use notifier::{Notifier, PreparedSinks, ShutdownReport};
 pub use stats::SinkStats;
 pub use webhook::USER_AGENT;

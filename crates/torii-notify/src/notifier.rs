@@ -191,11 +191,24 @@ impl Notifier {
     /// that event twice). A removed sink stops at once; its undelivered events are dropped and
     /// counted. After [`Notifier::shutdown`], updates are ignored.
     pub fn update(&self, config: NotifierConfig) -> Result<(), InvalidNotifier> {
-        let built = build(config)?;
+        let prepared = self.prepare(config)?;
+        self.commit(prepared);
+        Ok(())
+    }
+
+    /// Checks and builds a configuration without applying it (the fallible half of
+    /// [`Notifier::update`]); dropping the result changes nothing.
+    pub fn prepare(&self, config: NotifierConfig) -> Result<PreparedSinks, InvalidNotifier> {
+        build(config).map(PreparedSinks)
+    }
+
+    /// Applies a prepared configuration (the infallible half of [`Notifier::update`]).
+    pub fn commit(&self, prepared: PreparedSinks) {
+        let built = prepared.0;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.shut_down {
             warn!("notifier is shut down, configuration update ignored");
-            return Ok(());
+            return;
         }
         let mut previous = std::mem::take(&mut state.workers);
         let mut handles = Vec::with_capacity(built.len());
@@ -221,7 +234,6 @@ impl Notifier {
             info!(sink = %name, "notification sink removed");
         }
         self.sinks.store(Arc::new(handles));
-        Ok(())
     }
 
     /// Every sink's counters and queue length, in configuration order.
@@ -350,6 +362,17 @@ impl std::fmt::Debug for Notifier {
 }
 
 /// Validates every sink and builds its delivery (clients, transports); nothing runs yet.
+/// A notifier configuration checked and built, not yet in force ([`Notifier::prepare`]).
+pub struct PreparedSinks(Vec<(SinkConfig, Delivery)>);
+
+impl std::fmt::Debug for PreparedSinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedSinks")
+            .field("sinks", &self.0.len())
+            .finish()
+    }
+}
+
 fn build(config: NotifierConfig) -> Result<Vec<(SinkConfig, Delivery)>, InvalidNotifier> {
     let mut names = HashSet::new();
     let mut built = Vec::with_capacity(config.sinks.len());

@@ -58,6 +58,17 @@ async fn a_message_with_every_field_reaches_a_real_smtp_server() {
     );
     assert_eq!(mail.content_type, "text/plain");
     assert_eq!(mail.login, None);
+    // RFC 2045 §4 and RFC 5322 §3.6.4: a MIME-Version and exactly one Message-ID, unique.
+    assert_eq!(mail.mime_version.as_deref(), Some("1.0"));
+    assert_eq!(mail.message_ids.len(), 1, "{:?}", mail.message_ids);
+    let id = &mail.message_ids[0];
+    let right = id
+        .strip_prefix('<')
+        .and_then(|id| id.strip_suffix('>'))
+        .and_then(|id| id.split_once('@'))
+        .unwrap_or_else(|| panic!("Message-ID {id} is not <left@right>"));
+    assert!(right.0.len() >= 16, "{id}");
+    assert_eq!(right.1, "example.test", "{id}");
     let body = &mail.body;
     assert!(body.starts_with("pool payments is unhealthy\n"), "{body}");
     let time = humantime::format_rfc3339_millis(event.time).to_string();
@@ -81,6 +92,13 @@ async fn a_message_with_every_field_reaches_a_real_smtp_server() {
             "no line {label} {value} in\n{body}"
         );
     }
+
+    // A second message has its own Message-ID.
+    notifier.notify(pool_down());
+    wait_for_outcomes(&notifier, "mail", 2).await;
+    let messages = server.wait_for_messages(2).await;
+    assert_eq!(messages[1].message_ids.len(), 1);
+    assert_ne!(messages[1].message_ids[0], messages[0].message_ids[0]);
 }
 
 #[tokio::test]

@@ -30,10 +30,17 @@ pub struct ConnInfo {
     pub sni_listener: Option<usize>,
     /// The client's IP, ready for `X-Forwarded-For`.
     pub peer_ip: http::HeaderValue,
+    /// The peer is a trusted proxy (`--trusted-proxy`): its forwarding headers are believed.
+    pub trusted: bool,
 }
 
 impl ConnInfo {
-    fn new(peer: SocketAddr, bind: SocketAddr, tls: bool, sni_listener: Option<usize>) -> Self {
+    pub(crate) fn new(
+        peer: SocketAddr,
+        bind: SocketAddr,
+        tls: bool,
+        sni_listener: Option<usize>,
+    ) -> Self {
         let peer_ip = http::HeaderValue::from_str(&peer.ip().to_string())
             .unwrap_or_else(|_| http::HeaderValue::from_static("unknown"));
         ConnInfo {
@@ -42,6 +49,7 @@ impl ConnInfo {
             tls,
             sni_listener,
             peer_ip,
+            trusted: false,
         }
     }
 }
@@ -61,7 +69,8 @@ pub(crate) async fn serve(
     };
     match port.config.protocol {
         PortProtocol::Http => {
-            let conn = ConnInfo::new(peer, bind, false, None);
+            let mut conn = ConnInfo::new(peer, bind, false, None);
+            conn.trusted = shared.load_balancing.locator.trusted.contains(peer.ip());
             let read_timeout = shared.options.header_read_timeout;
             let version = match tokio::time::timeout(read_timeout, sniff_version(&stream)).await {
                 Ok(Some(version)) => version,
@@ -268,7 +277,8 @@ async fn serve_tls(
                 crate::tcp::serve_tls_route(shared, listener, sni.as_deref(), tls, peer).await
             } else {
                 let sni_listener = sni.is_some().then_some(index);
-                let conn = ConnInfo::new(peer, bind, true, sni_listener);
+                let mut conn = ConnInfo::new(peer, bind, true, sni_listener);
+                conn.trusted = shared.load_balancing.locator.trusted.contains(peer.ip());
                 let version = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                     HttpVersion::Http2
                 } else {

@@ -1,7 +1,13 @@
 //! Errors of the request path and the one place they become HTTP responses.
 
-use crate::body::ResponseBody;
+use crate::body::{ClientFault, ResponseBody};
 use http::{header, HeaderValue, Response, StatusCode};
+
+/// 499, nginx's "client closed request": recorded for requests whose client went away
+/// mid-request (the answer reaches nobody; the status is for metrics and logs).
+pub fn client_closed_request() -> StatusCode {
+    StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
+}
 
 /// Why a request could not be proxied. Each variant knows its side (downstream, upstream,
 /// config) and its answer.
@@ -34,6 +40,13 @@ pub enum ProxyError {
     /// The request is malformed in a way the proxy refuses.
     #[error("bad request")]
     BadRequest,
+    /// The path had escaped slashes, decoded into this target: the client is redirected
+    /// there (308), so it, torii and the backend use one path.
+    #[error("path with escaped slashes")]
+    NonCanonicalPath(http::uri::PathAndQuery),
+    /// The client's side failed (its body broke off, was malformed or stalled).
+    #[error("client request failed")]
+    Client(crate::body::ClientFault),
 }
 
 impl ProxyError {
@@ -61,7 +74,18 @@ impl ProxyError {
             ProxyError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest => StatusCode::BAD_REQUEST,
+            ProxyError::NonCanonicalPath(_) => StatusCode::PERMANENT_REDIRECT,
+            ProxyError::Client(ClientFault::Malformed) => StatusCode::BAD_REQUEST,
+            ProxyError::Client(ClientFault::TimedOut) => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::Client(ClientFault::Aborted) => client_closed_request(),
         }
+    }
+
+    /// Whether an HTTP/1.1 connection should close after this answer: the client's request
+    /// was malformed or its body failed, so what follows on the connection cannot be trusted
+    /// or is not coming.
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, ProxyError::BadRequest | ProxyError::Client(_))
     }
 
     /// Whether the failure happened before the upstream saw the request, so any request may
@@ -76,6 +100,14 @@ impl ProxyError {
     /// The downstream response for this error.
     pub fn into_response(self) -> Response<ResponseBody> {
         let status = self.status();
+        if let ProxyError::NonCanonicalPath(target) = &self {
+            let mut response = Response::new(ResponseBody::empty());
+            *response.status_mut() = status;
+            if let Ok(location) = HeaderValue::from_str(target.as_str()) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            return response;
+        }
         let text: &'static str = match status {
             StatusCode::NOT_FOUND => "no route\n",
             StatusCode::MISDIRECTED_REQUEST => "misdirected request\n",
@@ -83,6 +115,7 @@ impl ProxyError {
             StatusCode::SERVICE_UNAVAILABLE => "no healthy upstream\n",
             StatusCode::BAD_GATEWAY => "upstream unavailable\n",
             StatusCode::GATEWAY_TIMEOUT => "upstream timeout\n",
+            StatusCode::REQUEST_TIMEOUT => "request timeout\n",
             _ => "bad request\n",
         };
         let mut response = Response::new(ResponseBody::text(text));

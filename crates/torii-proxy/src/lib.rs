@@ -4,7 +4,8 @@
 //! The proxy serves an immutable [`snapshot::Snapshot`] swapped atomically by
 //! [`Proxy::apply`]; every request loads the current snapshot once and finishes on it.
 //! Module order follows a request: [`listener`] → [`downstream`] (TLS/SNI, HTTP server) →
-//! [`service`] (routing, filters) → [`upstream`] (balancing, forwarding), with [`mirror`],
+//! [`service`] (the request path as stages: normalise, route, filters, backend, upstream
+//! request, shadow, send, response) → [`upstream`] (pooled clients), with [`mirror`],
 //! [`tcp`] and [`error`] beside them.
 
 pub mod body;
@@ -28,5 +29,7 @@ pub mod weighted;
 
 pub use metrics::ProxyMetrics;
 pub use pools::{ClientLocator, LoadBalancing};
-pub use proxy::{ApplyError, ApplyReport, Proxy, ProxyOptions};
+pub use proxy::{ApplyError, ApplyReport, PreparedConfig, Proxy, ProxyOptions};
+pub use service::NormalizeOptions;
 pub use snapshot::Snapshot;
+pub use torii_normalize::EscapedSlashes;

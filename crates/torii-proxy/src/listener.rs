@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 /// Binds a listening socket (SO_REUSEADDR, non-blocking, backlog 4096).
 pub fn bind_socket(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -71,7 +71,15 @@ async fn accept_loop(
         }
     };
     tracing::info!(%address, "listening");
+    let slots = Arc::new(Semaphore::new(shared.options.max_connections_per_listener));
     loop {
+        // Back-pressure: at a connection limit, stop accepting (new clients wait in the
+        // kernel's backlog) until a connection closes.
+        let permits = tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            permits = slots_for(&shared, &slots) => permits,
+        };
         tokio::select! {
             biased;
             _ = &mut stopped => break,
@@ -79,13 +87,11 @@ async fn accept_loop(
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let shared = shared.clone();
-                    tokio::spawn(crate::downstream::serve(
-                        shared,
-                        stream,
-                        peer,
-                        address,
-                        closing.clone(),
-                    ));
+                    let closing = closing.clone();
+                    tokio::spawn(async move {
+                        let _permits = permits;
+                        crate::downstream::serve(shared, stream, peer, address, closing).await
+                    });
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -96,4 +102,36 @@ async fn accept_loop(
         }
     }
     tracing::info!(%address, "stopped listening");
+}
+
+/// A slot on this listener and one in the process, waiting (and counting the pause) while
+/// either limit is reached.
+async fn slots_for(
+    shared: &Shared,
+    listener: &Arc<Semaphore>,
+) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+    let take = |semaphore: &Arc<Semaphore>, limit: &'static str| {
+        let semaphore = semaphore.clone();
+        async move {
+            match semaphore.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    shared
+                        .metrics
+                        .accept_paused
+                        .get_or_create(&crate::metrics::LimitLabels { limit })
+                        .inc();
+                    tracing::warn!(limit, "connection limit reached; accepting paused");
+                    match semaphore.acquire_owned().await {
+                        Ok(permit) => permit,
+                        // Never closed; if it were, wait forever rather than spin.
+                        Err(_) => std::future::pending().await,
+                    }
+                }
+            }
+        }
+    };
+    let listener = take(listener, "listener").await;
+    let process = take(&shared.connection_slots, "process").await;
+    (listener, process)
 }

@@ -92,6 +92,20 @@ pub struct MirrorLabels {
     pub result: &'static str,
 }
 
+/// Labels of a connection limit.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// `listener` or `process`.
+    pub limit: &'static str,
+}
+
+/// Labels of a client fault.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabels {
+    /// `malformed_body`, `body_timeout` or `aborted`.
+    pub kind: &'static str,
+}
+
 /// Builds latency histograms with buckets from 100 µs to ~26 s.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LatencyBuckets;
@@ -121,6 +135,10 @@ pub struct ProxyMetrics {
     pub snapshot_generation: Gauge,
     /// Mirrored requests by outcome.
     pub mirrors: Family<MirrorLabels, Counter>,
+    /// Times accepting paused because a connection limit was reached, by limit.
+    pub accept_paused: Family<LimitLabels, Counter>,
+    /// Requests that failed on the client's side (never counted against origins), by kind.
+    pub client_faults: Family<FaultLabels, Counter>,
 }
 
 impl ProxyMetrics {
@@ -135,6 +153,8 @@ impl ProxyMetrics {
             reloads: Family::default(),
             snapshot_generation: Gauge::default(),
             mirrors: Family::default(),
+            accept_paused: Family::default(),
+            client_faults: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("torii");
         r.register(
@@ -176,6 +196,16 @@ impl ProxyMetrics {
             "mirror_requests",
             "Mirrored requests by result",
             metrics.mirrors.clone(),
+        );
+        r.register(
+            "accept_paused",
+            "Times accepting new connections paused at a connection limit",
+            metrics.accept_paused.clone(),
+        );
+        r.register(
+            "client_faults",
+            "Requests that failed on the client's side (body malformed, stalled or cut off)",
+            metrics.client_faults.clone(),
         );
         Arc::new(metrics)
     }

@@ -304,8 +304,27 @@ fn pin_cookie(affinity: &RolloutAffinity, side: Side, step: u32, tls: bool) -> O
 /// Every comparison and rollout runtime of the applied config.
 #[derive(Default)]
 pub struct Migrations {
-    comparisons: RwLock<HashMap<MigrationId, Arc<ComparisonRuntime>>>,
-    rollouts: RwLock<HashMap<MigrationId, Arc<RolloutRuntime>>>,
+    current: RwLock<Arc<MigrationSet>>,
+}
+
+/// The comparison and rollout runtimes of one config, built before it is applied (and
+/// resolved into the snapshot's rules); dropped untouched when the config is refused.
+#[derive(Default)]
+pub struct MigrationSet {
+    comparisons: HashMap<MigrationId, Arc<ComparisonRuntime>>,
+    rollouts: HashMap<MigrationId, Arc<RolloutRuntime>>,
+}
+
+impl MigrationSet {
+    /// The comparison `id`, if the config has it.
+    pub fn comparison(&self, id: &MigrationId) -> Option<&Arc<ComparisonRuntime>> {
+        self.comparisons.get(id)
+    }
+
+    /// The rollout `id`, if the config has it.
+    pub fn rollout(&self, id: &MigrationId) -> Option<&Arc<RolloutRuntime>> {
+        self.rollouts.get(id)
+    }
 }
 
 impl Migrations {
@@ -314,32 +333,31 @@ impl Migrations {
         Self::default()
     }
 
-    /// Builds the runtimes of `config`, carrying stores, counters and rollout control over
-    /// from the previous config for objects that keep their id.
-    pub fn apply(&self, config: &Config) {
-        let previous = self
-            .comparisons
+    fn current(&self) -> Arc<MigrationSet> {
+        self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let comparisons: HashMap<MigrationId, Arc<ComparisonRuntime>> = config
+            .clone()
+    }
+
+    /// Builds the runtimes of `config`, carrying stores, counters and rollout control over
+    /// from the applied config for objects that keep their id. Changes nothing: the result
+    /// takes effect with [`Migrations::commit`].
+    pub fn prepare(&self, config: &Config) -> MigrationSet {
+        let previous = self.current();
+        let comparisons = config
             .comparisons
             .iter()
             .map(|(id, comparison)| {
-                let runtime = comparison_runtime(comparison, previous.get(id).map(|p| &**p));
-                (id.clone(), Arc::new(runtime))
+                let before = previous.comparisons.get(id).map(|p| &**p);
+                (id.clone(), Arc::new(comparison_runtime(comparison, before)))
             })
             .collect();
-        let previous = self
-            .rollouts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let rollouts: HashMap<MigrationId, Arc<RolloutRuntime>> = config
+        let rollouts = config
             .rollouts
             .iter()
             .map(|(id, rollout)| {
-                let before = previous.get(id);
+                let before = previous.rollouts.get(id);
                 let comparison = ComparisonRuntime::build(
                     id.clone(),
                     Some(rollout.stable.clone()),
@@ -356,50 +374,37 @@ impl Migrations {
                 (id.clone(), Arc::new(runtime))
             })
             .collect();
-        *self.comparisons.write().unwrap_or_else(|e| e.into_inner()) = comparisons;
-        *self.rollouts.write().unwrap_or_else(|e| e.into_inner()) = rollouts;
+        MigrationSet {
+            comparisons,
+            rollouts,
+        }
+    }
+
+    /// Makes a prepared set the applied one.
+    pub fn commit(&self, set: Arc<MigrationSet>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = set;
     }
 
     /// The comparison `id`, if the applied config has it.
     pub fn comparison(&self, id: &MigrationId) -> Option<Arc<ComparisonRuntime>> {
-        self.comparisons
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
+        self.current().comparisons.get(id).cloned()
     }
 
     /// The rollout `id`, if the applied config has it.
     pub fn rollout(&self, id: &MigrationId) -> Option<Arc<RolloutRuntime>> {
-        self.rollouts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
+        self.current().rollouts.get(id).cloned()
     }
 
     /// Every comparison, by id order.
     pub fn comparisons(&self) -> Vec<Arc<ComparisonRuntime>> {
-        let mut all: Vec<_> = self
-            .comparisons
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let mut all: Vec<_> = self.current().comparisons.values().cloned().collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
     }
 
     /// Every rollout, by id order.
     pub fn rollouts(&self) -> Vec<Arc<RolloutRuntime>> {
-        let mut all: Vec<_> = self
-            .rollouts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let mut all: Vec<_> = self.current().rollouts.values().cloned().collect();
         all.sort_by(|a, b| a.config.id.cmp(&b.config.id));
         all
     }

@@ -10,13 +10,11 @@
 //! Service endpoints named by DNS names (EndpointSlices of `addressType: FQDN`, in route
 //! backends and pool origins alike) are looked up the same way, into [`LbSnapshot::names`].
 
-use futures_util::StreamExt;
 use http::uri::Authority;
 use http::HeaderValue;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 use torii_config::{
     Config, FailoverPolicy, HostEndpoint, LoadBalancer, LoadBalancerId, Origin, OriginAddress,
     OriginPool, PoolId, Steering,
@@ -93,9 +91,7 @@ pub struct LbSnapshot {
 impl LbSnapshot {
     /// The addresses an FQDN endpoint resolved to (none when it did not resolve).
     pub fn addresses_of(&self, host: &HostEndpoint) -> &[SocketAddr] {
-        self.names
-            .get(&(host.host.clone(), host.port))
-            .map_or(&[], Vec::as_slice)
+        self.names.get(&host_key(host)).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -110,6 +106,13 @@ pub struct LoadBalancing {
     names: Mutex<HashMap<NameKey, Vec<SocketAddr>>>,
     /// Client location.
     pub locator: ClientLocator,
+}
+
+/// A config's pools, flattened and resolved, not yet in force ([`LoadBalancing::prepare`]).
+pub struct PreparedLb {
+    names: HashMap<NameKey, Vec<SocketAddr>>,
+    pools: HashMap<PoolId, Arc<OriginPool>>,
+    load_balancers: std::collections::BTreeMap<LoadBalancerId, Arc<LoadBalancer>>,
 }
 
 #[derive(Default)]
@@ -186,10 +189,13 @@ impl LoadBalancing {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let lookups = names
+            .iter()
+            .map(|((host, port), last)| resolve(host, *port, Some(last)));
+        let found = futures_util::future::join_all(lookups).await;
         let mut fresh = HashMap::new();
         let mut changed = false;
-        for ((host, port), last) in names {
-            let now = resolve(&host, port, Some(&last)).await;
+        for (((host, port), last), now) in names.into_iter().zip(found) {
             if now != last {
                 tracing::info!(%host, port, before = ?last, after = ?now, "origin name resolves to new addresses");
                 changed = true;
@@ -207,43 +213,56 @@ impl LoadBalancing {
         &self.checker
     }
 
-    /// Builds the runtime of `config`'s pools and load balancers, carrying state over from the
-    /// previous build, and points the health checker at the new set of origins.
-    pub async fn build(&self, config: &Config) -> Arc<LbSnapshot> {
-        let now = torii_steering::unix_seconds();
-        // Names resolve once per build (at most, and only names new to this config); later
-        // lookups come from re-resolution.
-        let mut known = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut used = HashMap::new();
+    /// Prepares `config`'s pools: DNS names (of origins and FQDN endpoints) not looked up yet
+    /// are resolved (at most
+    /// [`RESOLVE_TIMEOUT`] each, all at once; a name that fails keeps no address) and every
+    /// origin is flattened to one address. Touches nothing shared: the result takes effect
+    /// with [`LoadBalancing::commit`], or is dropped.
+    pub async fn prepare(&self, config: &Config) -> PreparedLb {
+        let known = self.names.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut names = HashMap::new();
         let mut missing = Vec::new();
         for key in names_of(config) {
-            if used.contains_key(&key) {
+            if names.contains_key(&key) {
                 continue;
             }
-            match known.remove(&key) {
+            match known.get(&key) {
                 Some(addresses) => {
-                    used.insert(key, addresses);
+                    names.insert(key, addresses.clone());
                 }
                 None => missing.push(key),
             }
         }
-        drop(known);
         missing.sort();
         missing.dedup();
-        let resolved: Vec<(NameKey, Vec<SocketAddr>)> = futures_util::stream::iter(missing)
-            .map(|(host, port)| async move {
-                let addresses = resolve(&host, port, None).await;
-                ((host, port), addresses)
-            })
-            .buffer_unordered(RESOLVE_CONCURRENCY)
-            .collect()
-            .await;
-        used.extend(resolved);
-        let mut flattened = HashMap::new();
-        for (id, pool) in &config.pools {
-            flattened.insert(id.clone(), Arc::new(flatten(pool, &used)));
+        let lookups = missing
+            .iter()
+            .map(|(host, port)| resolve(host, *port, None));
+        let found = futures_util::future::join_all(lookups).await;
+        names.extend(missing.into_iter().zip(found));
+        let pools = config
+            .pools
+            .iter()
+            .map(|(id, pool)| (id.clone(), Arc::new(flatten(pool, &names))))
+            .collect();
+        PreparedLb {
+            names,
+            pools,
+            load_balancers: config.load_balancers.clone(),
         }
-        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = used.clone();
+    }
+
+    /// Makes prepared pools and load balancers the current ones: origin state, health and
+    /// affinity sessions carry over from the previous ones for origins that stay, and the
+    /// health checker is pointed at the new set of origins. Never fails.
+    pub fn commit(&self, prepared: PreparedLb) -> Arc<LbSnapshot> {
+        let PreparedLb {
+            names,
+            pools: flattened,
+            load_balancers,
+        } = prepared;
+        let now = torii_steering::unix_seconds();
+        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = names.clone();
         let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
         let mut runtimes: HashMap<PoolId, Arc<PoolRuntime>> = HashMap::new();
         for (id, pool) in &flattened {
@@ -315,18 +334,18 @@ impl LoadBalancing {
             })
         };
         let mut snapshot = LbSnapshot {
-            names: used,
+            names,
             ..LbSnapshot::default()
         };
         let mut tables = HashMap::new();
-        for (id, lb) in &config.load_balancers {
+        for (id, lb) in &load_balancers {
             let backend = steered(lb.clone(), previous.tables.get(id).cloned());
             if let Some(table) = backend.runtime.affinity_table() {
                 tables.insert(id.clone(), table.clone());
             }
             snapshot.load_balancers.insert(id.clone(), backend);
         }
-        for id in config.pools.keys() {
+        for id in flattened.keys() {
             snapshot.pools.insert(
                 id.clone(),
                 steered(Arc::new(pool_as_load_balancer(id)), None),
@@ -374,7 +393,7 @@ async fn copy_round_trips(
     states: std::sync::Weak<RwLock<HashMap<OriginKey, Arc<OriginState>>>>,
     checker: HealthChecker,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -415,13 +434,6 @@ const WEIGHT_SCALE: u64 = 1000;
 /// A DNS name and port of an origin or an FQDN endpoint, as resolved.
 pub type NameKey = (Arc<str>, u16);
 
-/// How long one name may take to resolve (a resolver that does not answer must not hold up a
-/// config change for long; the name then keeps its last addresses).
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How many names a build resolves at once.
-const RESOLVE_CONCURRENCY: usize = 16;
-
 /// Every DNS name (and port) `config` needs resolved: origin names, and the FQDN endpoints of
 /// Service origins and route backends.
 fn names_of(config: &Config) -> impl Iterator<Item = NameKey> + '_ {
@@ -453,37 +465,45 @@ fn is_localhost_name(host: &str) -> bool {
             && name[name.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX))
 }
 
-/// Resolves a DNS name; on failure (or after [`RESOLVE_TIMEOUT`]) keeps the addresses of the
-/// last good lookup (a transient resolver failure must not empty a pool). Names under
-/// `localhost.` are the IPv4 loopback address, answered here without asking a resolver
-/// (RFC 6761 §6.3 lets resolvers do so; only 127.0.0.1, not `::1` too, because a loopback
-/// backend is usually bound to one address and a second would get half its connections).
+/// How long one lookup of an origin's DNS name may take (a slow resolver must not stall
+/// config changes or shutdown).
+pub const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Resolves an origin's DNS name within [`RESOLVE_TIMEOUT`]; on failure keeps the addresses
+/// of the last good lookup (a transient resolver failure must not empty a pool).
+/// Names under `localhost.` are the IPv4 loopback address, answered here without asking a
+/// resolver (RFC 6761 §6.3 lets resolvers do so; only 127.0.0.1, not `::1` too, because a
+/// loopback backend is usually bound to one address and a second would get half its
+/// connections).
 async fn resolve(host: &Arc<str>, port: u16, last: Option<&Vec<SocketAddr>>) -> Vec<SocketAddr> {
     if is_localhost_name(host) {
         return vec![SocketAddr::from(([127, 0, 0, 1], port))];
     }
-    let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((&**host, port)));
-    let error = match lookup.await {
+    let lookup = tokio::net::lookup_host((&**host, port));
+    match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
         Ok(Ok(found)) => {
             let mut found: Vec<SocketAddr> = found.collect();
             found.sort();
             found.dedup();
-            return found;
+            found
         }
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => format!("no answer within {RESOLVE_TIMEOUT:?}"),
-    };
-    tracing::warn!(%error, %host, port, "name did not resolve; keeping its last addresses");
-    last.cloned().unwrap_or_default()
+        Ok(Err(error)) => {
+            tracing::warn!(%error, %host, port, "origin name did not resolve; keeping its last addresses");
+            last.cloned().unwrap_or_default()
+        }
+        Err(_) => {
+            tracing::warn!(%host, port, timeout = ?RESOLVE_TIMEOUT, "origin name lookup timed out; keeping its last addresses");
+            last.cloned().unwrap_or_default()
+        }
+    }
 }
 
 /// The pool with one socket address per origin: Service origins become one origin per ready
-/// endpoint (FQDN endpoints one per address their name resolved to), DNS names one per
-/// resolved address, each named `name/ip:port` (a name that does not change with the number of
-/// addresses, so health and sessions stay with the address) and given an equal share of the
-/// origin's weight. Names are looked up in `names` (resolved by the build).
+/// endpoint, DNS names one per resolved address, each named `name/ip:port` (a name that does
+/// not change with the number of addresses, so health and sessions stay with the address) and
+/// given an equal share of the origin's weight. Names' addresses come from `names`
+/// (resolved beforehand; the periodic re-resolution refreshes them).
 fn flatten(pool: &OriginPool, names: &HashMap<NameKey, Vec<SocketAddr>>) -> OriginPool {
-    let looked_up = |key: &NameKey| names.get(key).map_or(&[][..], Vec::as_slice);
     let mut origins = Vec::with_capacity(pool.origins.len());
     for origin in &pool.origins {
         let addresses: Vec<SocketAddr> = match &origin.address {
@@ -499,13 +519,18 @@ fn flatten(pool: &OriginPool, names: &HashMap<NameKey, Vec<SocketAddr>>) -> Orig
             } => {
                 let mut addresses = endpoints.clone();
                 for host in hosts {
-                    addresses.extend_from_slice(looked_up(&host_key(host)));
+                    if let Some(found) = names.get(&host_key(host)) {
+                        addresses.extend_from_slice(found);
+                    }
                 }
                 addresses.sort();
                 addresses.dedup();
                 addresses
             }
-            OriginAddress::Host { host, port } => looked_up(&(host.clone(), *port)).to_vec(),
+            OriginAddress::Host { host, port } => names
+                .get(&(host.clone(), *port))
+                .cloned()
+                .unwrap_or_default(),
         };
         let weight = scaled_weight(origin.weight, addresses.len());
         for address in addresses {

@@ -37,6 +37,25 @@ pub struct ProxyOptions {
     pub max_mirrors_in_flight: usize,
     /// Whether to write one JSON access-log line per request.
     pub access_log: bool,
+    /// How requests are normalised (paths, escaped slashes, upgrades).
+    pub normalize: crate::service::NormalizeOptions,
+    /// Longest wait for the next bytes of a request body (nginx `client_body_timeout`);
+    /// a client that stalls longer gets 408.
+    pub request_body_timeout: Duration,
+    /// Longest wait for an upstream's response head when the route sets no timeout (nginx
+    /// `proxy_read_timeout`), counted from the last request body bytes sent.
+    pub upstream_response_timeout: Duration,
+    /// Longest wait for the next bytes of an upstream's response body (Envoy
+    /// `stream_idle_timeout`).
+    pub stream_idle_timeout: Duration,
+    /// Longest life of one request, response body included (upgraded connections excepted).
+    pub max_request_duration: Duration,
+    /// Longest silence on a spliced connection (TCPRoute, TLS passthrough, WebSocket).
+    pub tcp_idle_timeout: Duration,
+    /// Most downstream connections open at once in the process; beyond it accepting pauses.
+    pub max_connections: usize,
+    /// Most downstream connections open at once on one listening address.
+    pub max_connections_per_listener: usize,
 }
 
 impl Default for ProxyOptions {
@@ -50,6 +69,14 @@ impl Default for ProxyOptions {
             connect_timeout: Duration::from_secs(5),
             max_mirrors_in_flight: 1024,
             access_log: false,
+            normalize: crate::service::NormalizeOptions::default(),
+            request_body_timeout: Duration::from_secs(60),
+            upstream_response_timeout: Duration::from_secs(60),
+            stream_idle_timeout: Duration::from_secs(300),
+            max_request_duration: Duration::from_secs(3600),
+            tcp_idle_timeout: Duration::from_secs(3600),
+            max_connections: 100_000,
+            max_connections_per_listener: 100_000,
         }
     }
 }
@@ -57,9 +84,17 @@ impl Default for ProxyOptions {
 /// Applying a config failed; nothing changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// A port's runtime could not be built.
+    /// A port's TLS config could not be built.
     #[error("invalid snapshot")]
     Snapshot(#[from] SnapshotError),
+}
+
+/// A config ready to be put in force ([`Proxy::prepare`]); dropping it changes nothing.
+pub struct PreparedConfig {
+    config: Arc<Config>,
+    tls: crate::snapshot::TlsConfigs,
+    load_balancing: crate::pools::PreparedLb,
+    migrations: crate::migration::MigrationSet,
 }
 
 /// What applying a config did.
@@ -92,6 +127,8 @@ pub(crate) struct Shared {
     pub(crate) migrations: Arc<Migrations>,
     /// Whether the CPU is saturated (comparisons then give way to users).
     pub(crate) cpu: Arc<crate::load::CpuLoad>,
+    /// Downstream connections the process may still open (`max_connections`).
+    pub(crate) connection_slots: Arc<Semaphore>,
     open_connections: AtomicUsize,
     idle: Notify,
 }
@@ -163,6 +200,7 @@ impl Proxy {
             load_balancing,
             migrations: Arc::new(Migrations::new()),
             cpu: cpu.clone(),
+            connection_slots: Arc::new(Semaphore::new(options.max_connections)),
             options,
             metrics,
             http1,
@@ -182,21 +220,53 @@ impl Proxy {
         self.shared.snapshot.load_full()
     }
 
-    /// Applies a config: builds its snapshot, binds sockets for new addresses, swaps the
-    /// snapshot in, and closes sockets whose addresses are gone. Requests in flight finish on
-    /// the snapshot they started on; sockets kept are not touched. Nothing changes on error.
+    /// Applies a config: [`Proxy::prepare`], then [`Proxy::commit`]. Nothing changes on
+    /// error.
     pub async fn apply(&self, config: Config) -> Result<ApplyReport, ApplyError> {
+        let prepared = self.prepare(config).await?;
+        Ok(self.commit(prepared).await)
+    }
+
+    /// Everything about applying `config` that can fail, and nothing that changes what is
+    /// served: origin names resolved (bounded), TLS configs built, comparison and rollout
+    /// runtimes made. Dropping the result changes nothing.
+    pub async fn prepare(&self, config: Config) -> Result<PreparedConfig, ApplyError> {
+        let tls = crate::snapshot::prepare_tls(&config)?;
+        let load_balancing = self.shared.load_balancing.prepare(&config).await;
+        let migrations = self.shared.migrations.prepare(&config);
+        Ok(PreparedConfig {
+            config: Arc::new(config),
+            tls,
+            load_balancing,
+            migrations,
+        })
+    }
+
+    /// Puts a prepared config in force; never fails. Pools and health targets move to it,
+    /// its snapshot is built, sockets are bound for new addresses, the snapshot is swapped in,
+    /// and sockets whose addresses are gone are closed. Requests in flight finish on the
+    /// snapshot they started on; sockets kept are not touched; an address that cannot be
+    /// bound is reported (its listeners are not served).
+    pub async fn commit(&self, prepared: PreparedConfig) -> ApplyReport {
+        let PreparedConfig {
+            config,
+            tls,
+            load_balancing,
+            migrations,
+        } = prepared;
+        let mut listeners = self.listeners.lock().await;
         let generation = self.generation.load(Ordering::Acquire) + 1;
-        let load_balancing = self.shared.load_balancing.build(&config).await;
-        let config = Arc::new(config);
+        let load_balancing = self.shared.load_balancing.commit(load_balancing);
+        let migrations = Arc::new(migrations);
         let snapshot = Snapshot::build(
-            config.clone(),
+            config,
             generation,
             &self.shared.metrics,
             &load_balancing,
-        )?;
-        self.shared.migrations.apply(&config);
-        let mut listeners = self.listeners.lock().await;
+            &migrations,
+            tls,
+        );
+        self.shared.migrations.commit(migrations);
         let mut report = ApplyReport {
             generation,
             ..ApplyReport::default()
@@ -237,7 +307,7 @@ impl Proxy {
         }
         report.bound.sort();
         report.closed.sort();
-        Ok(report)
+        report
     }
 
     /// Addresses bound now.

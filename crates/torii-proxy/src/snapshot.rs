@@ -124,6 +124,21 @@ pub struct RuleRuntime {
     pub counters: Vec<StatusCounters>,
     /// Counters for answers given without a backend (redirects, 500s, CORS preflights).
     pub no_backend: StatusCounters,
+    /// The rollout that splits this rule's traffic, if any.
+    pub rollout: Option<RolloutRoute>,
+    /// The comparison attached to this rule, if any.
+    pub comparison: Option<Arc<crate::migration::ComparisonRuntime>>,
+}
+
+/// A rollout on a rule, resolved when the snapshot is built: its runtime and where its two
+/// backends are among the rule's (`None`: not there, an invalid backend).
+pub struct RolloutRoute {
+    /// The rollout's runtime (its control cell outlives snapshots).
+    pub runtime: Arc<crate::migration::RolloutRuntime>,
+    /// Index of the stable backend.
+    pub stable: Option<usize>,
+    /// Index of the candidate backend.
+    pub candidate: Option<usize>,
 }
 
 impl RuleRuntime {
@@ -197,7 +212,9 @@ impl Snapshot {
         generation: u64,
         metrics: &ProxyMetrics,
         load_balancing: &crate::pools::LbSnapshot,
-    ) -> Result<Self, SnapshotError> {
+        migrations: &crate::migration::MigrationSet,
+        mut tls: TlsConfigs,
+    ) -> Self {
         let backends: FxHashMap<BackendId, Arc<BackendRuntime>> = config
             .backends
             .iter()
@@ -214,7 +231,7 @@ impl Snapshot {
         let mut ports = FxHashMap::default();
         let mut route_labels: FxHashMap<usize, Arc<String>> = FxHashMap::default();
         for port in &config.ports {
-            let tls = tls_config(port)?;
+            let tls = tls.0.remove(&port.address);
             let mut rules = FxHashMap::default();
             for (index, listener) in port.listeners.iter().enumerate() {
                 let gateway = Arc::new(listener.id.gateway.to_string());
@@ -229,7 +246,7 @@ impl Snapshot {
                     for rule in &attachment.route.rules {
                         let key = (index, Arc::as_ptr(rule) as usize);
                         rules.entry(key).or_insert_with(|| {
-                            Arc::new(rule_runtime(rule, &gateway, &route, &backends))
+                            Arc::new(rule_runtime(rule, &gateway, &route, &backends, migrations))
                         });
                     }
                 }
@@ -241,6 +258,8 @@ impl Snapshot {
                 backends: Vec::new(),
                 counters: Vec::new(),
                 no_backend: StatusCounters::new(&NONE, &NONE, &NONE),
+                rollout: None,
+                comparison: None,
             });
             ports.insert(
                 port.address,
@@ -253,13 +272,29 @@ impl Snapshot {
                 }),
             );
         }
-        Ok(Snapshot {
+        Snapshot {
             generation,
             config,
             ports,
             backends,
-        })
+        }
     }
+}
+
+/// The rustls server configs of a config's TLS ports, built before anything is applied (the
+/// only part of a snapshot that can fail).
+#[derive(Default)]
+pub struct TlsConfigs(FxHashMap<SocketAddr, Arc<rustls::ServerConfig>>);
+
+/// Builds the TLS configs of `config`'s ports.
+pub fn prepare_tls(config: &Config) -> Result<TlsConfigs, SnapshotError> {
+    let mut configs = FxHashMap::default();
+    for port in &config.ports {
+        if let Some(tls) = tls_config(port)? {
+            configs.insert(port.address, tls);
+        }
+    }
+    Ok(TlsConfigs(configs))
 }
 
 fn tls_config(port: &PortConfig) -> Result<Option<Arc<rustls::ServerConfig>>, SnapshotError> {
@@ -332,7 +367,29 @@ fn rule_runtime(
     gateway: &Arc<String>,
     route: &Arc<String>,
     backends: &FxHashMap<BackendId, Arc<BackendRuntime>>,
+    migrations: &crate::migration::MigrationSet,
 ) -> RuleRuntime {
+    let position = |wanted: &BackendId| {
+        rule.backends
+            .iter()
+            .position(|b| matches!(&b.target.target, BackendTarget::Resolved(id) if id == wanted))
+    };
+    let rollout = rule
+        .migration
+        .rollout
+        .as_ref()
+        .and_then(|r| migrations.rollout(&r.id))
+        .map(|runtime| RolloutRoute {
+            stable: position(&runtime.config.stable),
+            candidate: position(&runtime.config.candidate),
+            runtime: runtime.clone(),
+        });
+    let comparison = rule
+        .migration
+        .comparison
+        .as_ref()
+        .and_then(|c| migrations.comparison(&c.id))
+        .cloned();
     let resolved: Vec<Option<Arc<BackendRuntime>>> = rule
         .backends
         .iter()
@@ -355,5 +412,7 @@ fn rule_runtime(
         backends: resolved,
         counters,
         no_backend: StatusCounters::new(gateway, route, &NONE),
+        rollout,
+        comparison,
     }
 }

@@ -65,12 +65,8 @@ pub(crate) async fn serve_tls_route<S>(
     splice_to(shared, &backends, stream, peer).await
 }
 
-async fn splice_to<S>(
-    shared: Arc<Shared>,
-    backends: &[WeightedTarget],
-    mut stream: S,
-    peer: SocketAddr,
-) where
+async fn splice_to<S>(shared: Arc<Shared>, backends: &[WeightedTarget], stream: S, peer: SocketAddr)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let Some(index) = crate::weighted::pick(backends, |t| t.weight) else {
@@ -87,7 +83,7 @@ async fn splice_to<S>(
         return;
     };
     let connect = TcpStream::connect(address);
-    let mut upstream = match tokio::time::timeout(shared.options.connect_timeout, connect).await {
+    let upstream = match tokio::time::timeout(shared.options.connect_timeout, connect).await {
         Ok(Ok(upstream)) => upstream,
         _ => {
             backend.connect_errors.inc();
@@ -96,5 +92,5 @@ async fn splice_to<S>(
         }
     };
     let _ = upstream.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+    crate::io::splice(stream, upstream, shared.options.tcp_idle_timeout).await;
 }

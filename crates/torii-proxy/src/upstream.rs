@@ -225,7 +225,7 @@ pub struct FailedAttempt {
 }
 
 impl FailedAttempt {
-    fn lost(error: ProxyError) -> Self {
+    pub(crate) fn lost(error: ProxyError) -> Self {
         FailedAttempt { error, body: None }
     }
 }

@@ -3,18 +3,24 @@
 //!
 //! This is the only crate that knows serde's attributes for the resources. Gateway API objects
 //! are the `gateway-api` crate's types (experimental channel, a superset of standard), core
-//! objects are `k8s-openapi`'s, so file mode and a Kubernetes source share one model.
+//! objects are `k8s-openapi`'s, so file mode and a Kubernetes source share one model. torii's
+//! own kinds are `kube` custom resources whose CRDs ([`crd`]) are generated from the same
+//! structs.
 
+pub mod crd;
 pub mod lb;
 pub mod load;
 pub mod migration;
 pub mod object;
 pub mod origin;
+mod schema;
 pub mod set;
+pub mod status;
 
 pub use load::{
-    decode_json, is_yaml_file_name, load_paths, parse_json_objects, parse_texts, parse_yaml,
-    read_paths, Decoded, Kind, LoadError, LoadReport, SourceText, MAX_DOCUMENTS, MAX_FILE_BYTES,
+    decode_json, is_yaml_file_name, load_paths, locate_field, parse_json_objects, parse_texts,
+    parse_yaml, read_paths, Decoded, Kind, LoadError, LoadReport, SourceText, MAX_DOCUMENTS,
+    MAX_FILE_BYTES,
 };
 pub use object::Object;
 pub use origin::Origin;
@@ -35,6 +41,9 @@ pub mod wire {
 
     pub use crate::lb::{HealthMonitor, LoadBalancer, OriginPool};
     pub use crate::migration::{Comparison, Rollout};
+    pub use crate::status::{
+        ComparisonStatus, HealthMonitorStatus, LoadBalancerStatus, OriginPoolStatus, RolloutStatus,
+    };
 
     /// The `gateway-api` crate's modules, for the nested spec types.
     pub use gateway_api::experimental as gateway;

@@ -112,6 +112,22 @@ pub(crate) struct RefLog {
     pub backends: Vec<BackendId>,
 }
 
+impl RefLog {
+    /// Where the next unresolved reference will go: pass it to [`RefLog::context_since`].
+    pub fn mark(&self) -> usize {
+        self.unresolved.len()
+    }
+
+    /// Prefixes the messages of the references logged since `mark` with the field they were
+    /// found in (`backendRefs[1]`, then `spec.rules[0]` around it), so each names its field
+    /// path in full.
+    pub fn context_since(&mut self, mark: usize, place: impl std::fmt::Display) {
+        for problem in self.unresolved.iter_mut().skip(mark) {
+            problem.message = format!("{place}: {}", problem.message);
+        }
+    }
+}
+
 /// Resolves backendRefs, building each [`Backend`] once.
 #[derive(Debug)]
 pub(crate) struct Backends<'a> {

@@ -107,7 +107,7 @@ impl AdminCommands {
                 curl: format!("http://{admin}"),
             },
             Some(file) => {
-                let file = shell_quote(&file.display().to_string());
+                let file = crate::invocation::quote(&file.display().to_string());
                 AdminCommands {
                     cli: format!("--admin {admin} --admin-token-file {file}"),
                     curl: format!("-H \"Authorization: Bearer $(cat {file})\" http://{admin}"),
@@ -117,18 +117,8 @@ impl AdminCommands {
     }
 }
 
-/// `text` as one shell word.
-fn shell_quote(text: &str) -> String {
-    if text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b))
-    {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
+/// The commands to try; torii's own are written with the running binary's path, so they work
+/// as printed when no `torii` is on the PATH (`cargo run --release -p torii -- demo`).
 fn print_instructions(port: u16, admin: &AdminCommands, file: &std::path::Path) {
     let g = format!("http://127.0.0.1:{port}");
     let (cli, curl) = (&admin.cli, &admin.curl);
@@ -146,10 +136,10 @@ Kubernetes app (k8s-app, v2). Try:
   curl -s -H 'Host: new.demo.local' {g}/         # hostname routing: the Kubernetes app
   curl -si {g}/old-docs/intro                    # redirect to /docs/intro
   curl -s -H 'Host: lb.demo.local' {g}/          # load balancer: k8s pool, VM pool on failover
-  torii status {cli}                   # load balancers, pools, origin health
+  {torii} status {cli}                   # load balancers, pools, origin health
   for i in $(seq 20); do curl -s {g}/catalog >/dev/null; done
-  torii diff {cli}                     # the VM app's answers vs the Kubernetes app's
-  torii diff {cli} default/catalog --sample 1   # one difference side by side
+  {torii} diff {cli}                     # the VM app's answers vs the Kubernetes app's
+  {torii} diff {cli} default/catalog --sample 1   # one difference side by side
 
   curl -s {curl}/api/v1/status             # Gateway API conditions
   curl -s {curl}/metrics | grep torii_requests
@@ -157,7 +147,8 @@ Kubernetes app (k8s-app, v2). Try:
 Edit {file} and the change applies within a second.
 Ctrl-C stops the demo.
 "#,
-        file = file.display()
+        file = file.display(),
+        torii = crate::invocation::program(),
     );
 }
 

@@ -79,8 +79,9 @@ impl Notifications {
         }))
     }
 
-    /// Points the notifier at the notification targets of `config`'s load balancers.
-    pub fn update(&self, config: &Config) -> anyhow::Result<()> {
+    /// Checks and builds the notification targets of `config`'s load balancers and rollouts,
+    /// changing nothing ([`Notifications::commit`] puts them in force).
+    pub fn prepare(&self, config: &Config) -> anyhow::Result<PreparedNotifications> {
         let mut sinks = Vec::new();
         let mut seen = HashSet::new();
         let mut users = Vec::new();
@@ -116,16 +117,16 @@ impl Notifications {
                 }
             }
         }
-        self.notifier
-            .update(NotifierConfig { sinks })
+        let sinks = self
+            .notifier
+            .prepare(NotifierConfig { sinks })
             .context("invalid notification target")?;
-        *self.users.write().unwrap_or_else(|e| e.into_inner()) = users;
-        *self.minimums.write().unwrap_or_else(|e| e.into_inner()) = config
+        let minimums = config
             .pools
             .iter()
             .map(|(id, pool)| (id.to_string(), pool.minimum_origins.max(1) as usize))
             .collect();
-        *self.failover.write().unwrap_or_else(|e| e.into_inner()) = config
+        let failover = config
             .load_balancers
             .iter()
             .filter(|(_, lb)| matches!(lb.steering, torii_config::Steering::Failover))
@@ -139,8 +140,29 @@ impl Notifications {
                 (id.to_string(), order)
             })
             .collect();
-        Ok(())
+        Ok(PreparedNotifications {
+            sinks,
+            users,
+            minimums,
+            failover,
+        })
     }
+
+    /// Puts prepared notification targets in force.
+    pub fn commit(&self, prepared: PreparedNotifications) {
+        self.notifier.commit(prepared.sinks);
+        *self.users.write().unwrap_or_else(|e| e.into_inner()) = prepared.users;
+        *self.minimums.write().unwrap_or_else(|e| e.into_inner()) = prepared.minimums;
+        *self.failover.write().unwrap_or_else(|e| e.into_inner()) = prepared.failover;
+    }
+}
+
+/// Notification targets of a config, checked, not yet in force.
+pub struct PreparedNotifications {
+    sinks: torii_notify::PreparedSinks,
+    users: Vec<(String, String)>,
+    minimums: HashMap<String, usize>,
+    failover: Vec<(String, Vec<String>)>,
 }
 
 impl Notifications {

@@ -3,6 +3,7 @@
 mod admin;
 mod demo;
 mod dns;
+mod invocation;
 mod lb;
 mod logging;
 mod metrics;
@@ -123,6 +124,69 @@ pub struct RunArgs {
     /// How often origin DNS names are looked up again (a change re-applies the config).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub resolve_interval: std::time::Duration,
+    /// What to do with `%2F`, `%5C` and `\` in request paths: `redirect` (decode them and
+    /// redirect the client to the decoded path; gRPC gets 400), `reject` (400) or `keep`
+    /// (forward them; only for backends known to keep them apart from `/`).
+    #[arg(long, value_enum, default_value_t = EscapedSlashes::Redirect)]
+    pub escaped_slashes: EscapedSlashes,
+    /// A protocol whose `Upgrade` requests are forwarded (repeatable; default `websocket`).
+    /// Other upgrades are served as plain requests; `h2c` is never forwarded.
+    #[arg(long = "allow-upgrade", value_parser = parse_upgrade)]
+    pub allow_upgrades: Vec<String>,
+    /// How long a client may pause while sending a request body (then 408).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub request_body_timeout: std::time::Duration,
+    /// How long an upstream may take to start its answer when the route sets no timeout,
+    /// counted from the last request body bytes sent (then 504).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub upstream_response_timeout: std::time::Duration,
+    /// How long an upstream may pause while sending a response body.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub stream_idle_timeout: std::time::Duration,
+    /// The longest a request may take, response body included (WebSocket excepted).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub max_request_duration: std::time::Duration,
+    /// How long a TCPRoute, TLS passthrough or WebSocket connection may stay silent.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub tcp_idle_timeout: std::time::Duration,
+    /// Most client connections open at once in the process (accepting pauses beyond it).
+    #[arg(long, default_value_t = 100_000)]
+    pub max_connections: usize,
+    /// Most client connections open at once on one listening address.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_connections_per_listener: usize,
+}
+
+/// `--escaped-slashes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EscapedSlashes {
+    /// Decode and redirect the client to the decoded path.
+    Redirect,
+    /// Answer 400.
+    Reject,
+    /// Forward unchanged.
+    Keep,
+}
+
+impl From<EscapedSlashes> for torii_proxy::EscapedSlashes {
+    fn from(value: EscapedSlashes) -> Self {
+        match value {
+            EscapedSlashes::Redirect => torii_proxy::EscapedSlashes::Redirect,
+            EscapedSlashes::Reject => torii_proxy::EscapedSlashes::Reject,
+            EscapedSlashes::Keep => torii_proxy::EscapedSlashes::Keep,
+        }
+    }
+}
+
+fn parse_upgrade(text: &str) -> Result<String, String> {
+    let protocol = text.trim();
+    if protocol.eq_ignore_ascii_case("h2c") {
+        return Err("h2c upgrades are never forwarded (RFC 9113 §3.1 removed them)".into());
+    }
+    if protocol.is_empty() || !protocol.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+        return Err(format!("invalid upgrade protocol {text:?}"));
+    }
+    Ok(protocol.to_string())
 }
 
 /// Paths given with `-f`.
@@ -145,7 +209,8 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "ms" => Ok(std::time::Duration::from_millis(value)),
         "s" => Ok(std::time::Duration::from_secs(value)),
         "m" => Ok(std::time::Duration::from_secs(value * 60)),
-        _ => Err(format!("invalid duration {text:?}: use ms, s or m")),
+        "h" => Ok(std::time::Duration::from_secs(value * 3600)),
+        _ => Err(format!("invalid duration {text:?}: use ms, s, m or h")),
     }
 }
 

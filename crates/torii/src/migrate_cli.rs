@@ -264,6 +264,15 @@ pub fn diff(args: DiffArgs) -> ExitCode {
             let report: torii_compare::DiffReport =
                 serde_json::from_value(comparison["report"].clone())?;
             out += &torii_compare::render_summary(&report);
+            if report.endpoints.iter().any(|e| !e.samples.is_empty()) {
+                let _ = writeln!(
+                    out,
+                    "view a sample side by side: {} diff --admin {} {} --sample ID",
+                    crate::invocation::program(),
+                    args.admin,
+                    crate::invocation::quote(comparison["name"].as_str().unwrap_or("")),
+                );
+            }
             out.push('\n');
         }
         if out.is_empty() {

@@ -22,13 +22,33 @@ pub struct ServeArgs {
     pub run: RunArgs,
 }
 
-/// Why a config was not applied.
+/// Why a config was not applied (nothing of it was).
 #[derive(Debug)]
 pub enum ApplyFailure {
-    /// The resources have errors; nothing was applied.
+    /// The resources have errors.
     Invalid(Vec<torii_resources::LoadError>),
     /// The proxy refused the translated config.
     Proxy(torii_proxy::ApplyError),
+    /// A notification target is invalid.
+    Notifications(anyhow::Error),
+}
+
+impl std::fmt::Display for ApplyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApplyFailure::Invalid(errors) => write!(f, "{} invalid resources", errors.len()),
+            ApplyFailure::Proxy(error) => {
+                write!(f, "{error}")?;
+                let mut cause = std::error::Error::source(error);
+                while let Some(error) = cause {
+                    write!(f, ": {error}")?;
+                    cause = error.source();
+                }
+                Ok(())
+            }
+            ApplyFailure::Notifications(error) => write!(f, "{error:#}"),
+        }
+    }
 }
 
 /// Applies resource sets to the proxy and publishes status.
@@ -61,16 +81,25 @@ impl Controller {
         let translation = translate(&report.set, &self.options);
         let translated = started.elapsed();
         let config_summary = summary::config(&translation.config);
-        if let Err(error) = self.notifications.update(&translation.config) {
-            tracing::error!(error = %format!("{error:#}"), "notifications not updated");
-        }
-        let applied = match self.proxy.apply(translation.config).await {
-            Ok(applied) => applied,
+        // Prepare: everything that can fail, changing nothing that is served.
+        let notifications = match self.notifications.prepare(&translation.config) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                self.proxy.metrics().reload(false);
+                return Err(ApplyFailure::Notifications(error));
+            }
+        };
+        let prepared = match self.proxy.prepare(translation.config).await {
+            Ok(prepared) => prepared,
             Err(error) => {
                 self.proxy.metrics().reload(false);
                 return Err(ApplyFailure::Proxy(error));
             }
         };
+        // Commit: nothing below fails. The sinks first, so that health changes of the new
+        // config's origins (checked from the proxy's commit on) find their sinks.
+        self.notifications.commit(notifications);
+        let applied = self.proxy.commit(prepared).await;
         self.proxy.metrics().reload(true);
         self.rollouts.sync();
         if let Some((dns, zones)) = &self.dns {
@@ -212,12 +241,7 @@ pub async fn run(
             }
         }
     };
-    let options = ProxyOptions {
-        access_log: run.access_log,
-        header_read_timeout: run.header_read_timeout,
-        keep_alive_timeout: run.keep_alive_timeout,
-        ..ProxyOptions::default()
-    };
+    let options = proxy_options(&run);
     admin.register_collector(Box::new(crate::metrics::EdgeCollector {
         notifications: notifications.clone(),
         dns: dns.as_ref().map(|(handle, _)| handle.clone()),
@@ -284,8 +308,8 @@ pub async fn run(
             tracing::error!(errors = errors.len(), source = %paths, "invalid configuration");
             return ExitCode::from(EXIT_INVALID_CONFIG);
         }
-        Err(ApplyFailure::Proxy(error)) => {
-            tracing::error!(error = %format!("{:#}", anyhow::Error::from(error)), "invalid configuration");
+        Err(failure) => {
+            tracing::error!(error = %failure, "invalid configuration");
             return ExitCode::from(EXIT_INVALID_CONFIG);
         }
     }
@@ -296,36 +320,40 @@ pub async fn run(
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let mut resolve = tokio::time::interval(run.resolve_interval);
-    resolve.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    resolve.reset();
+    // Origin DNS names are looked up again off the control loop; a change is announced here.
+    let mut renamed = spawn_reresolve(proxy.load_balancing().clone(), run.resolve_interval);
     let mut rollout_tick = tokio::time::interval(crate::rollout::TICK);
     rollout_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Every apply races the shutdown signal: a slow one never holds the process.
         tokio::select! {
             _ = &mut shutdown => break,
             _ = rollout_tick.tick() => controller.rollouts.tick(),
-            _ = resolve.tick() => {
-                // Origin DNS names that now resolve elsewhere: the same resources again.
-                if controller.proxy.load_balancing().reresolve().await {
-                    if let Err(error) = controller.apply(last_good.clone()).await {
-                        tracing::error!(error = ?error, "re-applying after origin names changed failed");
-                    }
+            Some(()) = renamed.recv() => {
+                // Origin names that now resolve elsewhere: the same resources again.
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    applied = controller.apply(last_good.clone()) => if let Err(failure) = applied {
+                        tracing::error!(error = %failure, "re-applying after origin names changed failed");
+                    },
                 }
             }
             change = changes.recv() => {
                 let Some(report) = change else { break };
                 let candidate = report.clone();
-                match controller.apply(report).await {
-                    Ok(_) => last_good = candidate,
-                    Err(ApplyFailure::Invalid(errors)) => {
-                        for error in &errors {
-                            tracing::error!(problem = %error, "config change rejected; the previous config keeps serving");
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    applied = controller.apply(report) => match applied {
+                        Ok(_) => last_good = candidate,
+                        Err(ApplyFailure::Invalid(errors)) => {
+                            for error in &errors {
+                                tracing::error!(problem = %error, "config change rejected; the previous config keeps serving");
+                            }
                         }
-                    }
-                    Err(ApplyFailure::Proxy(error)) => {
-                        tracing::error!(error = %format!("{:#}", anyhow::Error::from(error)), "config change rejected; the previous config keeps serving");
-                    }
+                        Err(failure) => {
+                            tracing::error!(error = %failure, "config change rejected; the previous config keeps serving");
+                        }
+                    },
                 }
             }
         }
@@ -341,6 +369,53 @@ pub async fn run(
     }
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// The data plane's limits and timeouts from the command line.
+pub fn proxy_options(run: &RunArgs) -> ProxyOptions {
+    let defaults = ProxyOptions::default();
+    ProxyOptions {
+        access_log: run.access_log,
+        header_read_timeout: run.header_read_timeout,
+        keep_alive_timeout: run.keep_alive_timeout,
+        normalize: torii_proxy::NormalizeOptions {
+            escaped_slashes: run.escaped_slashes.into(),
+            allowed_upgrades: if run.allow_upgrades.is_empty() {
+                defaults.normalize.allowed_upgrades.clone()
+            } else {
+                run.allow_upgrades.clone()
+            },
+        },
+        request_body_timeout: run.request_body_timeout,
+        upstream_response_timeout: run.upstream_response_timeout,
+        stream_idle_timeout: run.stream_idle_timeout,
+        max_request_duration: run.max_request_duration,
+        tcp_idle_timeout: run.tcp_idle_timeout,
+        max_connections: run.max_connections.max(1),
+        max_connections_per_listener: run.max_connections_per_listener.max(1),
+        ..defaults
+    }
+}
+
+/// Looks origin DNS names up again every `interval` in a task of its own, sending `()` when
+/// any now resolves to other addresses.
+fn spawn_reresolve(
+    load_balancing: Arc<LoadBalancing>,
+    interval: std::time::Duration,
+) -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.reset();
+        loop {
+            tick.tick().await;
+            if load_balancing.reresolve().await && tx.send(()).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 async fn shutdown_signal() {

@@ -5,7 +5,7 @@
 //! once the body has taken what was there (backpressure). A body-less request gets
 //! [`RecvBody::empty`], which allocates nothing.
 
-use crate::codec::BodyError;
+use crate::codec::DecodeError;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
@@ -30,11 +30,31 @@ enum Inner {
     },
 }
 
-/// The connection stopped before the body ended (client gone, or the response was complete
-/// and the connection dropped the rest of the body).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("request body aborted")]
-pub struct BodyAborted;
+/// Why a request body ended before its end: the error [`RecvBody`] yields.
+///
+/// What it means for whoever forwards the body: [`Closed`](Self::Closed) is the client going
+/// away (count it as a client abort, 499-style), [`Malformed`](Self::Malformed) is a bad
+/// request (the server answers it with `400` itself when no response has started), and
+/// neither is the fault of an upstream the body was being sent to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvBodyError {
+    /// The connection ended before the body did: the client closed it (EOF before the last
+    /// byte of a `Content-Length` or chunked body), reset it, or reading from it failed (the
+    /// I/O error, when there is one, is the source).
+    #[error("client closed the connection before the request body ended")]
+    Closed(#[source] Option<std::io::Error>),
+    /// The body's framing on the wire is malformed: a bad chunk-size line or extension, a
+    /// chunk not followed by CRLF, a chunk line or trailer section too long, or trailers that
+    /// do not parse. The connection is closed after the response.
+    #[error("malformed request body")]
+    Malformed(#[source] DecodeError),
+    /// The connection stopped reading the body before it ended: the response was already
+    /// complete (the rest is drained or the connection closed), or the exchange ended early
+    /// (writing the response failed, the server task was dropped).
+    #[error("request body abandoned by the connection")]
+    Abandoned,
+}
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -43,10 +63,10 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct Slot {
-    item: Option<Result<Frame<Bytes>, BodyError>>,
+    item: Option<Result<Frame<Bytes>, RecvBodyError>>,
     end: End,
     /// Why the body failed (with `End::Aborted`).
-    error: Option<BodyError>,
+    error: Option<RecvBodyError>,
     /// The body has been polled once (`Expect: 100-continue` waits for this).
     wanted: bool,
     receiver_gone: bool,
@@ -113,12 +133,12 @@ impl Default for RecvBody {
 
 impl Body for RecvBody {
     type Data = Bytes;
-    type Error = BodyError;
+    type Error = RecvBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, RecvBodyError>>> {
         let Inner::Streaming {
             shared,
             remaining,
@@ -159,7 +179,7 @@ impl Body for RecvBody {
             }
             End::Aborted => {
                 *ended = true;
-                let error = slot.error.take().unwrap_or_else(|| BodyAborted.into());
+                let error = slot.error.take().unwrap_or(RecvBodyError::Abandoned);
                 Poll::Ready(Some(Err(error)))
             }
             End::Open => {
@@ -246,7 +266,7 @@ impl BodySender {
     }
 
     /// Puts a frame (or an error) in the slot; call only after `poll_ready` said `Yes`.
-    pub(super) fn send(&self, item: Result<Frame<Bytes>, BodyError>) {
+    pub(super) fn send(&self, item: Result<Frame<Bytes>, RecvBodyError>) {
         let mut slot = self.shared.lock();
         debug_assert!(slot.item.is_none(), "send without capacity");
         if slot.receiver_gone {
@@ -276,7 +296,7 @@ impl BodySender {
 
     /// The body failed (malformed, or the connection broke): the receiver sees `error` after
     /// the frame in the slot.
-    pub(super) fn fail(mut self, error: BodyError) {
+    pub(super) fn fail(mut self, error: RecvBodyError) {
         self.shared.lock().error = Some(error);
         self.close(End::Aborted);
     }
@@ -307,7 +327,7 @@ mod tests {
     use super::*;
     use std::future::poll_fn;
 
-    fn poll_now(body: &mut RecvBody) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    fn poll_now(body: &mut RecvBody) -> Poll<Option<Result<Frame<Bytes>, RecvBodyError>>> {
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         Pin::new(body).poll_frame(&mut cx)

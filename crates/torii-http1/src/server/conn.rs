@@ -2,10 +2,10 @@
 //! exists while no bytes are pending), the request body pump that runs beside the service and
 //! the response, and buffered writes.
 
-use super::body::{BodySender, Ready};
+use super::body::{BodySender, Ready, RecvBodyError};
 use super::head::{self, HeadError};
 use super::{HeadEvent, ServerOptions};
-use crate::codec::{BodyDecoder, Decoded};
+use crate::codec::{BodyDecoder, DecodeError, Decoded};
 use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::Frame;
@@ -60,8 +60,10 @@ pub(super) enum Reader {
     Idle,
     /// A request body is being read and handed to the service.
     Body(BodyReader),
-    /// Reading failed (I/O or a malformed body): the connection cannot be reused.
+    /// Reading failed (I/O, EOF in a body, a refused head): the connection cannot be reused.
     Broken,
+    /// The request body is malformed: `400` unless a response has started, then close.
+    Malformed(DecodeError),
 }
 
 /// A request body in progress.
@@ -205,7 +207,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<'_, I> {
                 tx.send(Ok(frame));
                 continue;
             }
-            let failure: crate::BodyError = match body.decoder.decode(&mut self.rbuf) {
+            let failure = match body.decoder.decode(&mut self.rbuf) {
                 Ok(Some(Decoded::Data(data))) => {
                     body.held = Held::Data(data);
                     continue;
@@ -228,18 +230,23 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<'_, I> {
                     Poll::Pending => return,
                     Poll::Ready(Ok(0)) => match body.decoder.eof() {
                         Ok(_) => continue,
-                        Err(error) => error.into(),
+                        // The client closed (or half-closed) before the body ended.
+                        Err(_) => RecvBodyError::Closed(None),
                     },
                     Poll::Ready(Ok(_)) => continue,
-                    Poll::Ready(Err(error)) => error.into(),
+                    Poll::Ready(Err(error)) => RecvBodyError::Closed(Some(error)),
                 },
-                Err(error) => error.into(),
+                Err(error) => RecvBodyError::Malformed(error),
             };
             tracing::debug!(error = %failure, "request body failed");
-            if let Some(tx) = body.tx.take() {
+            let tx = body.tx.take();
+            self.reader = match failure {
+                RecvBodyError::Malformed(error) => Reader::Malformed(error),
+                _ => Reader::Broken,
+            };
+            if let Some(tx) = tx {
                 tx.fail(failure);
             }
-            self.reader = Reader::Broken;
             return;
         }
     }

@@ -7,7 +7,7 @@ use super::conn::{BodyReader, Conn, Reader};
 use super::head::RequestHead;
 use super::response::{self, Encoder, RequestInfo};
 use super::ServerError;
-use crate::codec::{BodyDecoder, BodyError, Framing};
+use crate::codec::{BodyDecoder, BodyError, DecodeError, Framing};
 use crate::upgrade::{self, PendingUpgrade};
 use bytes::{Bytes, BytesMut};
 use http::{Method, Request, Response, StatusCode};
@@ -27,6 +27,12 @@ pub(super) enum Next {
     Close,
     /// `101` (or `2xx` to `CONNECT`) was written: hand the connection over.
     Upgrade(PendingUpgrade),
+    /// The request body is malformed and no response was written: answer `400` and close,
+    /// after `interim` (the unwritten rest of a `100 Continue`).
+    MalformedBody {
+        error: DecodeError,
+        interim: &'static [u8],
+    },
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -112,6 +118,17 @@ where
         .await?
     };
 
+    // The body turned out malformed before the response started: the service answered a
+    // request it could not read, so the server answers it (RFC 9112 §6.3, §7.1) instead.
+    if let Reader::Malformed(error) = conn.reader {
+        drop(response);
+        let interim = match expect {
+            Continue::Writing(written) => &CONTINUE[written..],
+            _ => &[],
+        };
+        return Ok(Next::MalformedBody { error, interim });
+    }
+
     let mut close = !head.keep_alive || conn.draining;
     let interim = match expect {
         Continue::Writing(written) => &CONTINUE[written..],
@@ -124,7 +141,7 @@ where
     };
     close |= match &conn.reader {
         Reader::Idle => false,
-        Reader::Broken => true,
+        Reader::Broken | Reader::Malformed(_) => true,
         Reader::Body(body) => body.remaining().is_some_and(|left| {
             left.saturating_sub(conn.rbuf.len() as u64) > conn.options.max_drain_bytes
         }),
@@ -284,7 +301,8 @@ where
     if let (true, Some(pending)) = (upgrading, pending_upgrade) {
         return Ok(Next::Upgrade(pending));
     }
-    let reusable = !matches!(conn.reader, Reader::Broken) && !conn.peer_closed;
+    let reusable =
+        !matches!(conn.reader, Reader::Broken | Reader::Malformed(_)) && !conn.peer_closed;
     Ok(if close || conn.draining || !reusable {
         Next::Close
     } else {

@@ -1,7 +1,7 @@
 //! Request heads: where a head ends in the read buffer, and parsing it into `http` types
 //! (RFC 9112 §2-3, §6, §9; header values stay slices of the head buffer).
 
-use crate::codec::{self, Framing};
+use crate::codec::{self, Framing, FramingError};
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, Uri, Version};
@@ -31,6 +31,8 @@ pub(super) enum HeadError {
     Invalid(&'static str),
     /// 431: the head or its header count exceeds the limits.
     TooLarge,
+    /// 501: a transfer coding other than one final `chunked` (RFC 9112 §6.1).
+    UnsupportedCoding,
 }
 
 /// Heads with at most this many headers are parsed with a header array on the stack.
@@ -133,13 +135,18 @@ fn finish(
     method: Method,
     uri: Uri,
     version: Version,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
 ) -> Result<RequestHead, HeadError> {
     let http11 = version == Version::HTTP_11;
+    // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any request with
+    // several Host fields or one whose value is not `uri-host [ ":" port ]`.
     let mut hosts = headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
         (None, _) if http11 => return Err(HeadError::Invalid("missing host")),
         (Some(_), Some(_)) => return Err(HeadError::Invalid("several host headers")),
+        (Some(host), None) if !is_host_value(host.as_bytes()) => {
+            return Err(HeadError::Invalid("invalid host"))
+        }
         _ => {}
     }
     if !http11 && headers.contains_key(header::TRANSFER_ENCODING) {
@@ -148,8 +155,11 @@ fn finish(
             "transfer-encoding in an HTTP/1.0 request",
         ));
     }
-    let framing =
-        codec::request_framing(&headers).map_err(|_| HeadError::Invalid("invalid body framing"))?;
+    // A repeated Content-Length (equal values) leaves as one field.
+    let framing = codec::read_request_framing(&mut headers).map_err(|error| match error {
+        FramingError::UnsupportedTransferCoding => HeadError::UnsupportedCoding,
+        _ => HeadError::Invalid("invalid body framing"),
+    })?;
     let has_connection = headers.contains_key(header::CONNECTION);
     let keep_alive = if http11 {
         !(has_connection && codec::has_token(&headers, &header::CONNECTION, "close"))
@@ -177,6 +187,28 @@ fn finish(
         upgrade,
     })
 }
+
+/// Whether every byte may appear in `uri-host [ ":" port ]` (RFC 3986 §3.2.2: unreserved,
+/// pct-encoded, sub-delims, and `[ ] :` for IP literals and the port). Empty is allowed
+/// (RFC 9110 §7.2).
+fn is_host_value(value: &[u8]) -> bool {
+    // No early exit: a branch-free pass over a few bytes is cheaper than a branch per byte.
+    value
+        .iter()
+        .fold(true, |valid, &b| valid & HOST_BYTES[usize::from(b)])
+}
+
+static HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let allowed =
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]";
+    let mut i = 0;
+    while i < allowed.len() {
+        table[allowed[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -375,6 +407,23 @@ mod tests {
                 "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n",
                 Invalid("transfer-encoding in an HTTP/1.0 request"),
             ),
+            // RFC 9112 §6.1: codings this server does not implement are 501.
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n",
+                UnsupportedCoding,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+                UnsupportedCoding,
+            ),
+            // RFC 9112 §3.2: several Host fields (any version) or an invalid value.
+            (
+                "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n",
+                Invalid("several host headers"),
+            ),
+            ("GET / HTTP/1.1\r\nHost: a b\r\n", Invalid("invalid host")),
+            ("GET / HTTP/1.1\r\nHost: a/b\r\n", Invalid("invalid host")),
+            ("GET / HTTP/1.1\r\nHost: u@a\r\n", Invalid("invalid host")),
             (
                 "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n  folded\r\n",
                 Invalid("malformed request head"),
@@ -409,6 +458,60 @@ mod tests {
             let result = parse_str(&format!("{text}\r\n"));
             assert_eq!(&result.map(|_| ()).unwrap_err(), want, "{text:?}");
         }
+    }
+
+    /// RFC 3986 §3.2.2 (`uri-host`), §3.2.3 (`port`), as RFC 9112 §3.2 requires of Host.
+    #[test]
+    fn host_values_table() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"example.com", true),
+            (b"Example.COM:8080", true),
+            (b"127.0.0.1:80", true),
+            (b"[::1]:443", true),
+            (b"[v1.fe80::a+en1]", true),
+            (b"under_score.example", true),
+            (b"xn--bcher-kva.example", true),
+            (b"%65xample.com", true),
+            (b"", true),
+            (b"a b", false),
+            (b"a\tb", false),
+            (b"a/b", false),
+            (b"a?b", false),
+            (b"a#b", false),
+            (b"user@a", false),
+            (b"a\\b", false),
+            (b"a\"b", false),
+            (b"a<b>", false),
+            (b"a{b}", false),
+            (b"a|b", false),
+            (b"a^b", false),
+            (b"a`b", false),
+            (b"caf\xc3\xa9", false),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                is_host_value(value),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
+    }
+
+    /// RFC 9110 §8.6: equal Content-Length values leave the parser as one field.
+    #[test]
+    fn repeated_content_length_is_one_field() {
+        let head = parse_str(
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\ncontent-length: 3, 3\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(head.framing, Framing::Length(3));
+        let values: Vec<_> = head
+            .headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .collect();
+        assert_eq!(values, ["3"]);
     }
 
     #[test]

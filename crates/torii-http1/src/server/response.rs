@@ -179,7 +179,8 @@ pub(super) fn encode_head(
             Encoder::Close
         }
     } else {
-        let given = match codec::content_length(headers) {
+        // Several equal Content-Length values go out as one field (RFC 9110 §8.6).
+        let given = match codec::single_content_length(headers) {
             Ok(length) => length,
             Err(_) => {
                 headers.remove(header::CONTENT_LENGTH);

@@ -235,6 +235,10 @@ pub struct ReceivedMail {
     pub to: String,
     pub subject: String,
     pub content_type: String,
+    /// The `MIME-Version` header, if any.
+    pub mime_version: Option<String>,
+    /// Every `Message-ID` header.
+    pub message_ids: Vec<String>,
     pub body: String,
 }
 

@@ -36,6 +36,8 @@ class Handler:
             "to": str(message["To"]),
             "subject": str(message["Subject"]),
             "contentType": message.get_content_type(),
+            "mimeVersion": message.get("MIME-Version"),
+            "messageIds": [str(v) for v in message.get_all("Message-ID", [])],
             "body": body.get_content().replace("\r\n", "\n") if body is not None else "",
         }
         self.count += 1

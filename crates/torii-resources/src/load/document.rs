@@ -5,9 +5,9 @@
 //! wire type, so a type error carries the line and field path of the offending value.
 
 use super::kind::{self, Kind, Lookup};
-use super::message;
 use super::split::Chunk;
 use super::without_status::WithoutStatus;
+use super::{locate, message, schema};
 use super::{LoadError, LoadReport};
 use crate::origin::Origin;
 use crate::set::{Located, ObjectKey, ResourceSet};
@@ -77,6 +77,10 @@ impl WireObject for Secret {
 /// What is known about the document being read, for messages.
 struct Context<'c, 'a> {
     chunk: &'c Chunk<'a>,
+    /// The document as YAML values, for the schema checks.
+    document: &'c Mapping,
+    /// The version part of its `apiVersion`.
+    version: &'c str,
     /// The document's origin (its first line of content).
     origin: Origin,
     /// The object's name for messages, e.g. `HTTPRoute default/foo`, once known.
@@ -85,6 +89,12 @@ struct Context<'c, 'a> {
 
 impl Context<'_, '_> {
     /// A problem with the object at `line` (the document's line when `None`).
+    /// A problem with `field`, placed on the field's line when it can be found.
+    fn field_error(&self, field: &str, message: String) -> LoadError {
+        let line = locate::field_line(self.chunk.text, self.chunk.first_line, field);
+        self.error(line, Some(field), message)
+    }
+
     fn error(&self, line: Option<usize>, field: Option<&str>, message: String) -> LoadError {
         LoadError {
             origin: Origin {
@@ -101,37 +111,50 @@ impl Context<'_, '_> {
 
 /// Reads one document into `report`: an object, or errors and warnings.
 pub(crate) fn parse(file: &Arc<PathBuf>, chunk: &Chunk<'_>, report: &mut LoadReport) {
-    let mut cx = Context {
-        chunk,
+    let origin = Origin {
+        file: file.clone(),
+        line: chunk.content_line,
+        object: None,
+    };
+    let bare = |line: Option<usize>, message: String| LoadError {
         origin: Origin {
             file: file.clone(),
-            line: chunk.content_line,
+            line: line.unwrap_or(chunk.content_line),
             object: None,
         },
         object: None,
+        field: None,
+        message,
     };
     let value = match serde_yaml_ng::from_str::<Value>(chunk.text) {
         Ok(Value::Null) => return,
         Ok(Value::Mapping(map)) => map,
         Ok(_) => {
             let message = "document is not a mapping (an object with apiVersion and kind)";
-            report.errors.push(cx.error(None, None, message.into()));
+            report.errors.push(bare(None, message.into()));
             return;
         }
         Err(error) => {
             let (line, message) = message::yaml_error(&error, chunk.first_line, None);
-            report.errors.push(cx.error(line, None, message));
+            report.errors.push(bare(line, message));
             return;
         }
     };
     let header = match Header::read(&value) {
         Ok(header) => header,
         Err((field, message)) => {
-            report
-                .errors
-                .push(cx.error(None, Some(field), message.into()));
+            let mut error = bare(None, message.into());
+            error.field = Some(field.to_owned());
+            report.errors.push(error);
             return;
         }
+    };
+    let mut cx = Context {
+        chunk,
+        document: &value,
+        version: kind::split_api_version(&header.api_version).1,
+        origin,
+        object: None,
     };
     match kind::lookup(&header.api_version, &header.kind) {
         Lookup::Known(known) => {
@@ -198,6 +221,16 @@ fn read<T: WireObject>(
             return;
         }
     };
+    // What the API server refuses at admission is refused here too, whatever the object
+    // attaches to; the object is left out like one that did not decode.
+    let violations = schema::check(known, cx.version, cx.document);
+    if !violations.is_empty() {
+        for violation in violations {
+            let error = cx.field_error(&violation.field, violation.message);
+            report.errors.push(error);
+        }
+        return;
+    }
     let key = match finish(known, &mut object) {
         Ok(key) => key,
         Err((field, message)) => {

@@ -2,8 +2,6 @@
 
 /// The API group of the Gateway API.
 const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
-/// The versions of [`GATEWAY_GROUP`] the loader reads (the wire types ignore the version).
-const GATEWAY_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha2", "v1alpha3"];
 /// The API group of torii's own kinds.
 const TORII_GROUP: &str = "torii.dev";
 /// The versions of [`TORII_GROUP`] the loader reads.
@@ -119,11 +117,19 @@ impl Kind {
         }
     }
 
-    /// The versions of the group this kind is read in, the preferred one first.
+    /// The versions this kind is read in: for Gateway API kinds, the versions the v1.5.1 CRDs
+    /// serve it in (experimental channel, a superset of standard), so file mode accepts the
+    /// apiVersions an API server accepts and no others (the wire types ignore the version).
+    /// The preferred version comes first.
     pub fn versions(self) -> &'static [&'static str] {
-        match self.group() {
-            GATEWAY_GROUP => GATEWAY_VERSIONS,
-            TORII_GROUP => TORII_VERSIONS,
+        match self {
+            Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::ReferenceGrant => {
+                &["v1", "v1beta1"]
+            }
+            Kind::GrpcRoute => &["v1"],
+            Kind::TlsRoute => &["v1", "v1alpha3", "v1alpha2"],
+            Kind::TcpRoute => &["v1alpha2"],
+            _ if self.group() == TORII_GROUP => TORII_VERSIONS,
             _ => &["v1"],
         }
     }
@@ -152,7 +158,7 @@ impl Kind {
 }
 
 /// Splits an `apiVersion` into group and version (`v1` is the core group, `""`).
-fn split_api_version(api_version: &str) -> (&str, &str) {
+pub(crate) fn split_api_version(api_version: &str) -> (&str, &str) {
     api_version.rsplit_once('/').unwrap_or(("", api_version))
 }
 
@@ -242,24 +248,112 @@ mod tests {
                 "gateway.networking.k8s.io/v2",
                 "HTTPRoute",
                 Lookup::UnsupportedVersion {
-                    supported: "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1, \
-                                gateway.networking.k8s.io/v1alpha2, gateway.networking.k8s.io/v1alpha3"
+                    supported: "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1"
                         .into(),
                 },
             ),
+            // Each Gateway API kind in exactly the versions the v1.5.1 CRDs serve.
+            (
+                "gateway.networking.k8s.io/v1",
+                "TCPRoute",
+                Lookup::UnsupportedVersion {
+                    supported: "gateway.networking.k8s.io/v1alpha2".into(),
+                },
+            ),
+            (
+                "gateway.networking.k8s.io/v1alpha2",
+                "GRPCRoute",
+                Lookup::UnsupportedVersion {
+                    supported: "gateway.networking.k8s.io/v1".into(),
+                },
+            ),
+            (
+                "gateway.networking.k8s.io/v1alpha2",
+                "HTTPRoute",
+                Lookup::UnsupportedVersion {
+                    supported: "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1"
+                        .into(),
+                },
+            ),
+            (
+                "gateway.networking.k8s.io/v1alpha2",
+                "ReferenceGrant",
+                Lookup::UnsupportedVersion {
+                    supported: "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1"
+                        .into(),
+                },
+            ),
+            (
+                "gateway.networking.k8s.io/v1beta1",
+                "TLSRoute",
+                Lookup::UnsupportedVersion {
+                    supported: "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1alpha3, \
+                                gateway.networking.k8s.io/v1alpha2"
+                        .into(),
+                },
+            ),
+            (
+                "gateway.networking.k8s.io/v1",
+                "TLSRoute",
+                Lookup::Known(TlsRoute),
+            ),
+            (
+                "gateway.networking.k8s.io/v1alpha2",
+                "TLSRoute",
+                Lookup::Known(TlsRoute),
+            ),
+            (
+                "gateway.networking.k8s.io/v1",
+                "ReferenceGrant",
+                Lookup::Known(ReferenceGrant),
+            ),
+            (
+                "gateway.networking.k8s.io/v1beta1",
+                "HTTPRoute",
+                Lookup::Known(HttpRoute),
+            ),
+            (
+                "gateway.networking.k8s.io/v1beta1",
+                "GatewayClass",
+                Lookup::Known(GatewayClass),
+            ),
             // Kinds are case-sensitive and bound to their group.
-            ("gateway.networking.k8s.io/v1", "HttpRoute", Lookup::Unsupported),
+            (
+                "gateway.networking.k8s.io/v1",
+                "HttpRoute",
+                Lookup::Unsupported,
+            ),
             ("v1", "HTTPRoute", Lookup::Unknown),
-            ("gateway.networking.k8s.io/v1", "Service", Lookup::Unsupported),
+            (
+                "gateway.networking.k8s.io/v1",
+                "Service",
+                Lookup::Unsupported,
+            ),
             (
                 "gateway.networking.k8s.io/v1",
                 "BackendTLSPolicy",
                 Lookup::Unsupported,
             ),
-            ("torii.dev/v1alpha1", "OriginPool", Lookup::Known(OriginPool)),
-            ("torii.dev/v1alpha1", "LoadBalancer", Lookup::Known(LoadBalancer)),
-            ("torii.dev/v1alpha1", "HealthMonitor", Lookup::Known(HealthMonitor)),
-            ("torii.dev/v1alpha1", "Comparison", Lookup::Known(Comparison)),
+            (
+                "torii.dev/v1alpha1",
+                "OriginPool",
+                Lookup::Known(OriginPool),
+            ),
+            (
+                "torii.dev/v1alpha1",
+                "LoadBalancer",
+                Lookup::Known(LoadBalancer),
+            ),
+            (
+                "torii.dev/v1alpha1",
+                "HealthMonitor",
+                Lookup::Known(HealthMonitor),
+            ),
+            (
+                "torii.dev/v1alpha1",
+                "Comparison",
+                Lookup::Known(Comparison),
+            ),
             ("torii.dev/v1alpha1", "Rollout", Lookup::Known(Rollout)),
             (
                 "torii.dev/v1",

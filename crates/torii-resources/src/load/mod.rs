@@ -13,7 +13,9 @@ mod document;
 mod files;
 mod json;
 mod kind;
+mod locate;
 mod message;
+mod schema;
 mod split;
 #[cfg(test)]
 mod tests;
@@ -30,6 +32,7 @@ pub(crate) use document::WireObject;
 pub use files::{is_yaml_file_name, read_paths, SourceText, MAX_FILE_BYTES};
 pub use json::{decode_json, parse_json_objects, Decoded};
 pub use kind::Kind;
+pub use locate::locate_field;
 
 /// The most documents one [`LoadReport`] reads, over all its files.
 pub const MAX_DOCUMENTS: usize = 100_000;

@@ -229,7 +229,25 @@ const INVALID: &[(&str, &[&str])] = &[
     ),
     (
         "apiVersion: gateway.networking.k8s.io/v2\nkind: HTTPRoute\nmetadata: {name: r, namespace: x}\n",
-        &["f.yaml:1: HTTPRoute x/r: apiVersion: unsupported apiVersion `gateway.networking.k8s.io/v2` for kind HTTPRoute (expected gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1, gateway.networking.k8s.io/v1alpha2, gateway.networking.k8s.io/v1alpha3)"],
+        &["f.yaml:1: HTTPRoute x/r: apiVersion: unsupported apiVersion `gateway.networking.k8s.io/v2` for kind HTTPRoute (expected gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1)"],
+    ),
+    // What the CRDs' schemas refuse is refused whatever the route attaches to (here nothing),
+    // on the field's own line.
+    (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - matches:\n    - path: {type: PathPrefix, value: api}\n    backendRefs:\n    - name: s\n      port: 80\n      weight: -1\n",
+        &[
+            "f.yaml:11: HTTPRoute default/r: spec.rules[0].backendRefs[0].weight: -1 is less than the minimum 0",
+            "f.yaml:7: HTTPRoute default/r: spec.rules[0].matches[0].path: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
+        ],
+    ),
+    (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec:\n  gatewayClassName: torii\n  listeners:\n  - name: HTTP\n    port: 80\n    protocol: HTTP\n",
+        &["f.yaml:7: Gateway default/g: spec.listeners[0].name: \"HTTP\" does not match ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"],
+    ),
+    // Gateway API v1.5.1 serves TCPRoute in v1alpha2 only.
+    (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  parentRefs: [{name: gw}]\n  rules: [{backendRefs: [{name: s, port: 80}]}]\n",
+        &["f.yaml:1: TCPRoute t: apiVersion: unsupported apiVersion `gateway.networking.k8s.io/v1` for kind TCPRoute (expected gateway.networking.k8s.io/v1alpha2)"],
     ),
 ];
 

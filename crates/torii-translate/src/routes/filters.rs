@@ -72,8 +72,10 @@ pub(super) fn translate(
     check_combinations(wire)?;
     let mut out = Filters::default();
     for (i, filter) in wire.iter().enumerate() {
-        let translated = translate_one(filter, scope, &mut out.unresolvable)
-            .map_err(|problem| problem.context(format!("filters[{i}]")))?;
+        let mark = scope.log.mark();
+        let translated = translate_one(filter, scope, &mut out.unresolvable);
+        scope.log.context_since(mark, format_args!("filters[{i}]"));
+        let translated = translated.map_err(|problem| problem.context(format!("filters[{i}]")))?;
         out.filters.extend(translated);
     }
     Ok(out)
@@ -181,13 +183,16 @@ fn translate_one(
                 .extension_ref
                 .as_ref()
                 .ok_or_else(|| missing("extensionRef"))?;
-            scope.log.unresolved.push(Problem::new(
-                reason::INVALID_KIND,
-                format!(
-                    "ExtensionRef filter {}/{} {} is not supported: requests it would process get a 500",
-                    e.group, e.kind, e.name
-                ),
-            ));
+            scope.log.unresolved.push(
+                Problem::new(
+                    reason::INVALID_KIND,
+                    format!(
+                        "ExtensionRef filter {}/{} {} is not supported: requests it would process get a 500",
+                        e.group, e.kind, e.name
+                    ),
+                )
+                .context("extensionRef"),
+            );
             *unresolvable = true;
             return Ok(None);
         }
@@ -358,9 +363,11 @@ fn mirror(
                 "mirror share {numerator}/{denominator} is not a fraction of 0 to 1"
             ))
         })?;
+    let mark = scope.log.mark();
     let target = scope
         .backends
         .resolve(scope.route, BackendRef::from(&m.backend_ref), scope.log);
+    scope.log.context_since(mark, "requestMirror.backendRef");
     if target == BackendTarget::Invalid {
         return Ok(None);
     }

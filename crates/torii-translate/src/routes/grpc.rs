@@ -32,8 +32,10 @@ pub(super) fn translate(
                 ));
             }
         }
-        let rule = translate_rule(index, rule, id, backends, log)
-            .map_err(|problem| problem.context(format!("spec.rules[{index}]")))?;
+        let mark = log.mark();
+        let rule = translate_rule(index, rule, id, backends, log);
+        log.context_since(mark, format_args!("spec.rules[{index}]"));
+        let rule = rule.map_err(|problem| problem.context(format!("spec.rules[{index}]")))?;
         rules.push(Arc::new(rule));
     }
     if rules.is_empty() {

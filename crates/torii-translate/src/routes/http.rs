@@ -38,8 +38,10 @@ pub(super) fn translate(
                 return Err(unsupported(format!("rule name {name:?} is used twice")));
             }
         }
-        let mut rule = translate_rule(index, rule, id, backends, log)
-            .map_err(|problem| problem.context(format!("spec.rules[{index}]")))?;
+        let mark = log.mark();
+        let rule = translate_rule(index, rule, id, backends, log);
+        log.context_since(mark, format_args!("spec.rules[{index}]"));
+        let mut rule = rule.map_err(|problem| problem.context(format!("spec.rules[{index}]")))?;
         rule.migration = migrations.rule(id, index);
         rules.push(Arc::new(rule));
     }

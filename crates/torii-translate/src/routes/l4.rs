@@ -62,12 +62,12 @@ fn weighted<'r>(
 ) -> Result<Vec<WeightedTarget>, Problem> {
     refs.enumerate()
         .map(|(i, (weight, backend))| {
-            let weight = weight_of(weight)
-                .map_err(|p| p.context(format!("spec.rules[0].backendRefs[{i}]")))?;
-            Ok(WeightedTarget {
-                weight,
-                target: backends.resolve(id, backend, log),
-            })
+            let field = format!("spec.rules[0].backendRefs[{i}]");
+            let weight = weight_of(weight).map_err(|p| p.context(&field))?;
+            let mark = log.mark();
+            let target = backends.resolve(id, backend, log);
+            log.context_since(mark, &field);
+            Ok(WeightedTarget { weight, target })
         })
         .collect()
 }

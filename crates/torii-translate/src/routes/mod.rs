@@ -466,9 +466,13 @@ fn rule_backends<'r>(
     for (i, (weight, backend, wire_filters)) in refs.enumerate() {
         let context = |p: Problem| p.context(format!("backendRefs[{i}]"));
         let weight = weight_of(weight).map_err(context)?;
+        let mark = scope.log.mark();
         let mut target = scope.backends.resolve(scope.route, backend, scope.log);
-        let filters =
-            filters::translate(&wire_filters.map_err(context)?, scope).map_err(context)?;
+        let filters = filters::translate(&wire_filters.map_err(context)?, scope);
+        scope
+            .log
+            .context_since(mark, format_args!("backendRefs[{i}]"));
+        let filters = filters.map_err(context)?;
         if filters.unresolvable {
             target = BackendTarget::Invalid;
         }

@@ -4,6 +4,7 @@
 mod backends;
 mod conflicts;
 mod conformance;
+mod docs;
 mod gateways;
 mod grpc_l4;
 mod http_rules;

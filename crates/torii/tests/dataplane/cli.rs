@@ -53,6 +53,19 @@ fn validate_exit_codes_and_locations() {
         "backendRefs: [{name: nowhere",
         1,
     );
+    // Routes attached to no Gateway are still checked against the CRDs' schemas.
+    let unattached = |rule: &str| {
+        yaml::http_route("r", "gw", &[], rule).replacen(
+            "parentRefs: [{name: gw}]",
+            "parentRefs: []",
+            1,
+        )
+    };
+    let negative_weight = yaml::docs(&[unattached(
+        "  - matches: [{path: {type: PathPrefix, value: \"/\"}}]\n    backendRefs:\n    - name: echo\n      port: 80\n      weight: -1\n",
+    )]);
+    let relative_path = yaml::docs(&[unattached(&yaml::prefix_rule("api", "echo"))]);
+    let tcp_route_v1 = "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  parentRefs: [{name: gw}]\n  rules: [{backendRefs: [{name: echo, port: 80}]}]\n".to_owned();
     let cases = [
         Case {
             name: "valid",
@@ -82,15 +95,44 @@ fn validate_exit_codes_and_locations() {
         Case {
             name: "backendRef to a missing Service",
             code: 1,
-            expect: vec![
-                format!(
-                    "{{file}}:{}: HTTPRoute default/r",
-                    line_of(&missing_service, "kind: HTTPRoute") - 1
-                ),
-                "ResolvedRefs".into(),
-                "BackendNotFound".into(),
-            ],
+            // On the backendRef's own line, with its field path.
+            expect: vec![format!(
+                "{{file}}:{}: HTTPRoute default/r: spec.rules[0].backendRefs[0]: ResolvedRefs is \
+                 False (BackendNotFound): Service default/nowhere does not exist",
+                line_of(&missing_service, "backendRefs: [{name: nowhere")
+            )],
             yaml: missing_service,
+        },
+        Case {
+            name: "negative weight on a route attached to no Gateway",
+            code: 1,
+            expect: vec![format!(
+                "{{file}}:{}: HTTPRoute default/r: spec.rules[0].backendRefs[0].weight: -1 is \
+                 less than the minimum 0",
+                line_of(&negative_weight, "weight: -1")
+            )],
+            yaml: negative_weight,
+        },
+        Case {
+            name: "path without a leading slash on a route attached to no Gateway",
+            code: 1,
+            expect: vec![format!(
+                "{{file}}:{}: HTTPRoute default/r: spec.rules[0].matches[0].path: value must be \
+                 an absolute path and start with '/'",
+                line_of(&relative_path, "value: \"api\"")
+            )],
+            yaml: relative_path,
+        },
+        Case {
+            name: "TCPRoute in a version Gateway API does not serve",
+            code: 1,
+            expect: vec![format!(
+                "{{file}}:{}: TCPRoute t: apiVersion: unsupported apiVersion \
+                 `gateway.networking.k8s.io/v1` for kind TCPRoute (expected \
+                 gateway.networking.k8s.io/v1alpha2)",
+                line_of(&tcp_route_v1, "kind: TCPRoute") - 1
+            )],
+            yaml: tcp_route_v1,
         },
     ];
     for case in cases {
@@ -152,4 +194,128 @@ fn usage_errors_exit_2() {
     let (code, _, _) = run(&[OsStr::new("--version")]);
     assert_eq!(code, 0);
     assert!(Path::new(BIN).exists());
+}
+
+/// Logs written to a pipe carry no ANSI colour codes (nothing would interpret them; log
+/// collectors store them as garbage): stderr here is a pipe and `NO_COLOR` is not set.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let invalid = valid_config().replacen("port: 80}", "port: \"abc\"}", 1);
+    std::fs::write(dir.path().join("bad.yaml"), invalid).expect("write config");
+    let admin = SocketAddr::new(loopback(), 9);
+    let mut child = std::process::Command::new(BIN)
+        .arg("serve")
+        .arg("-f")
+        .arg(dir.path())
+        .arg("--admin")
+        .arg(admin.to_string())
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn torii");
+    // The config is invalid: torii logs why and exits by itself (killed after 20 s if not).
+    let mut pipe = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut pipe, &mut bytes);
+        bytes
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for torii") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().expect("torii exits once killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = reader.join().expect("reader thread");
+    let text = String::from_utf8_lossy(&stderr);
+    assert_eq!(status.code(), Some(64), "{text}");
+    assert!(
+        text.contains("ERROR") && text.contains("invalid configuration"),
+        "{text}"
+    );
+    assert!(!text.contains("\x1b["), "colour codes in {text:?}");
+}
+
+/// `torii demo` prints torii commands that work as printed, with no `torii` on the PATH (as
+/// when started with `cargo run`): they name the running binary by its path.
+#[test]
+fn demo_prints_commands_that_work_as_printed() {
+    let ip: std::net::IpAddr = "127.0.0.1".parse().expect("address");
+    let ports = crate::support::free_ports(ip, 2);
+    let admin = SocketAddr::new(ip, ports[1]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(BIN)
+        .arg("demo")
+        .arg("--port")
+        .arg(ports[0].to_string())
+        .arg("--admin")
+        .arg(admin.to_string())
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--threads")
+        .arg("2")
+        .env("NO_COLOR", "1")
+        // Nothing named torii can be found on this PATH.
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn torii demo");
+    let stdout = child.stdout.take().expect("piped");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut printed = Vec::new();
+    let status_line = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) if line.contains(" status --admin ") => break line,
+            Ok(line) => printed.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "no status command printed within 30 s:\n{}",
+                    printed.join("\n")
+                );
+            }
+        }
+    };
+    let command = status_line.trim();
+    assert!(
+        command.starts_with(&format!("{BIN} status"))
+            || command.starts_with(&format!("'{BIN}' status")),
+        "{command}"
+    );
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("run sh");
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("shop"),
+        "{command}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

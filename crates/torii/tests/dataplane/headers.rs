@@ -18,6 +18,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(&[]).await
+}
+
+async fn setup_with(args: &[&str]) -> Setup {
     let ip = loopback();
     let echo = Backend::start("echo", ip).await;
     let ca = Ca::new("headers CA");
@@ -37,7 +41,7 @@ async fn setup() -> Setup {
         yaml::service("echo", &[echo.addr]),
         yaml::http_route("headers", "gw", &[], &yaml::prefix_rule("/", "echo")),
     ]);
-    let torii = Torii::start(ip, &yaml).await;
+    let torii = Torii::start_with(ip, &[("config.yaml", &yaml)], args).await;
     Setup {
         _torii: torii,
         echo,
@@ -92,21 +96,32 @@ async fn forwarded_headers_and_via_reach_the_backend() {
         };
         assert_eq!(reply.seen_header("via"), [via], "{what}");
 
-        // An X-Forwarded-For from the client is extended, not replaced; X-Forwarded-Proto
-        // from the client is not trusted.
+        // Forwarding headers from a client that is not a trusted proxy are forged: replaced
+        // by torii's own or removed.
         let request = conn
             .request(Method::GET, HOST, "/second")
             .header("x-forwarded-for", "203.0.113.7")
             .header("x-forwarded-proto", "gopher")
+            .header("x-forwarded-host", "admin.internal")
+            .header("forwarded", "for=203.0.113.7;host=admin.internal")
+            .header("x-real-ip", "203.0.113.7")
+            .header("x-torii-shadow", "1")
             .body(empty())
             .expect("valid request");
         let reply = conn.fetch(request).await.expect("answered");
         assert_eq!(
             reply.seen_header("x-forwarded-for"),
-            [format!("203.0.113.7, {client}")],
+            std::slice::from_ref(&client),
             "{what}"
         );
         assert_eq!(reply.seen_header("x-forwarded-proto"), [scheme], "{what}");
+        assert_eq!(reply.seen_header("x-forwarded-host"), [HOST], "{what}");
+        for forged in ["forwarded", "x-real-ip", "x-torii-shadow"] {
+            assert!(
+                reply.seen_header(forged).is_empty(),
+                "{what}: {forged} reached the backend"
+            );
+        }
     }
 }
 
@@ -243,8 +258,8 @@ async fn headers_named_in_every_connection_line_are_removed() {
 }
 
 #[tokio::test]
-async fn every_x_forwarded_for_line_is_kept() {
-    let setup = setup().await;
+async fn a_trusted_proxy_s_forwarding_headers_are_extended_line_by_line() {
+    let setup = setup_with(&["--trusted-proxy", "127.0.0.0/8"]).await;
     let mut conn = connect(&setup, Proto::H1, false).await;
     let client = conn.local.ip().to_string();
     let request = conn
@@ -256,6 +271,15 @@ async fn every_x_forwarded_for_line_is_kept() {
     let reply = conn.fetch(request).await.expect("answered");
     let seen = reply.seen_header("x-forwarded-for").join(", ");
     assert_eq!(seen, format!("198.51.100.1, 198.51.100.2, {client}"));
+    let request = conn
+        .request(Method::GET, HOST, "/forwarded")
+        .header("forwarded", "for=198.51.100.1")
+        .header("x-real-ip", "198.51.100.1")
+        .body(empty())
+        .expect("valid request");
+    let reply = conn.fetch(request).await.expect("answered");
+    assert_eq!(reply.seen_header("forwarded"), ["for=198.51.100.1"]);
+    assert_eq!(reply.seen_header("x-real-ip"), ["198.51.100.1"]);
 }
 
 #[tokio::test]

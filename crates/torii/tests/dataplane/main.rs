@@ -11,6 +11,7 @@ mod drain;
 mod errors;
 mod fqdn;
 mod grpc;
+mod hardening;
 mod headers;
 mod l4;
 mod load_balancing;

@@ -215,7 +215,7 @@ spec:
         .unwrap();
     assert_eq!(conn.fetch(request).await.unwrap().status, StatusCode::OK);
 
-    let done = eventually(Duration::from_secs(10), || async {
+    let done = eventually(Duration::from_secs(30), || async {
         let diffs = admin_json(&torii, "/api/v1/diffs").await;
         let c = diffs["comparisons"][0].clone();
         (c["compared"].as_u64()? >= 45).then_some(c)
@@ -298,6 +298,41 @@ spec:
         "{summary}"
     );
     let sample = user["samples"][0]["id"].as_u64().expect("a sample kept");
+    // Per endpoint: the status pairs and the ids of the kept samples (the newest five with
+    // their verdict), and how to view one.
+    let newest = |endpoint: &Value| {
+        endpoint["samples"]
+            .as_array()
+            .and_then(|s| s.last())
+            .and_then(|s| s["id"].as_u64())
+            .expect("a sample kept")
+    };
+    for expected in [
+        "  statuses: 200→404 ×15".to_owned(),
+        "  statuses: 200→200 ×15".to_owned(),
+        format!("    #{}  regression  ", newest(&user)),
+        format!("    #{}  regression  ", newest(&orders)),
+        format!("#{sample}"),
+    ] {
+        assert!(summary.contains(&expected), "{expected:?} in\n{summary}");
+    }
+    let hint = summary
+        .lines()
+        .find_map(|line| line.strip_prefix("view a sample side by side: "))
+        .unwrap_or_else(|| panic!("no hint in\n{summary}"));
+    // The hint works as printed, with a real id in place of ID.
+    let command = hint.replace(" --sample ID", &format!(" --sample {sample}"));
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .output()
+        .expect("run sh");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && shown.starts_with(&format!("sample #{sample} ")),
+        "{command}: {shown}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let (ok, shown) = cli(&[
         "diff",
         "--admin",

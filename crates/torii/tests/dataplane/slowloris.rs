@@ -112,5 +112,12 @@ async fn stalled_head_is_closed_after_header_read_timeout() {
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5),
         "closed after {elapsed:?}, want ~1 s"
     );
+    // RFC 9110 §15.5.9: a started head that stalls hears 408 before the close.
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n")
+            && answer.contains("connection: close\r\n"),
+        "{answer:?}"
+    );
     assert_eq!(echo.count(), 0);
 }

@@ -128,15 +128,19 @@ async fn header_read_timeout_closes_silent_and_slow_connections() {
     ));
     assert_eq!(start.elapsed().as_secs(), 5);
 
-    // A head that never ends.
+    // A head that never ends: 408 and close (RFC 9110 §15.5.9).
     let start = Instant::now();
     let (mut client, task) = serve_duplex(short_timeouts(), echo_target);
     client.send(b"GET / HTTP/1.1\r\nHost: a\r\n").await;
+    let response = client.response().await;
+    assert_eq!(response.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert_eq!(start.elapsed().as_secs(), 5);
+    assert!(client.is_closed().await);
     assert!(matches!(
         task.await.unwrap(),
         Err(ServerError::HeaderTimeout)
     ));
-    assert_eq!(start.elapsed().as_secs(), 5);
 }
 
 #[tokio::test(start_paused = true)]
@@ -156,11 +160,14 @@ async fn keep_alive_timeout_and_slow_heads_after_it() {
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs(8)).await;
     client.send(b"GET / HT").await;
+    let response = client.response().await;
+    assert_eq!(response.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(start.elapsed().as_secs(), 13);
+    drop(client);
     assert!(matches!(
         task.await.unwrap(),
         Err(ServerError::HeaderTimeout)
     ));
-    assert_eq!(start.elapsed().as_secs(), 13);
 }
 
 /// Answers without reading the request body.

@@ -2,7 +2,7 @@
 //! straight off the wire, and small response bodies.
 
 use crate::codec::{self, BodyDecoder, BodyError, Decoded, Framing};
-use crate::server::{serve_connection, RecvBody, ServerError, ServerOptions};
+use crate::server::{serve_connection, RecvBody, RecvBodyError, ServerError, ServerOptions};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
@@ -58,13 +58,24 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BodyError>,
 {
+    serve_tcp_with(ServerOptions::default(), service).await
+}
+
+/// Like [`serve_tcp`], with these options.
+pub async fn serve_tcp_with<S, F, B>(options: ServerOptions, service: S) -> std::net::SocketAddr
+where
+    S: FnMut(Request<RecvBody>) -> F + Clone + Send + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BodyError>,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let service = service.clone();
+            let options = options.clone();
             tokio::spawn(async move {
-                let options = ServerOptions::default();
                 let _ = serve_connection(stream, &options, service, std::future::pending()).await;
             });
         }
@@ -260,7 +271,7 @@ pub struct Collected {
     pub data: Vec<u8>,
     pub frames: usize,
     pub trailers: Option<HeaderMap>,
-    pub error: Option<String>,
+    pub error: Option<RecvBodyError>,
 }
 
 /// Reads a whole request body frame by frame.
@@ -276,7 +287,7 @@ pub async fn collect(mut body: RecvBody) -> Collected {
                 Err(frame) => seen.trailers = frame.into_trailers().ok(),
             },
             Err(error) => {
-                seen.error = Some(error.to_string());
+                seen.error = Some(error);
                 break;
             }
         }
