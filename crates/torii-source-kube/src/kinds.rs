@@ -116,13 +116,7 @@ pub(crate) fn watches(
             ),
             _ => (None, None),
         };
-        let scoped =
-            (kind.namespaced() || kind == Kind::Namespace) && !options.namespaces.is_empty();
-        let namespaces: Vec<Option<String>> = if scoped {
-            options.namespaces.iter().cloned().map(Some).collect()
-        } else {
-            vec![None]
-        };
+        let namespaces = scopes(options, kind);
         for namespace in namespaces {
             let fields = match (kind, &namespace) {
                 (Kind::Namespace, Some(name)) => Some(format!("metadata.name={name}")),
@@ -137,6 +131,32 @@ pub(crate) fn watches(
         }
     }
     specs
+}
+
+/// The namespaces a kind is watched in (`None`: all): `--namespace`s for namespaced kinds
+/// and Namespace objects; for Secrets the `--secret-namespace`s (those also in `--namespace`
+/// when both are given: possibly none at all).
+fn scopes(options: &KubeOptions, kind: Kind) -> Vec<Option<String>> {
+    let scoped = |namespaces: &[String]| namespaces.iter().cloned().map(Some).collect();
+    match kind {
+        Kind::Secret if !options.secret_namespaces.is_empty() => {
+            let allowed =
+                |ns: &String| options.namespaces.is_empty() || options.namespaces.contains(ns);
+            let namespaces: Vec<String> = options
+                .secret_namespaces
+                .iter()
+                .filter(|ns| allowed(ns))
+                .cloned()
+                .collect();
+            scoped(&namespaces)
+        }
+        kind if (kind.namespaced() || kind == Kind::Namespace)
+            && !options.namespaces.is_empty() =>
+        {
+            scoped(&options.namespaces)
+        }
+        _ => vec![None],
+    }
 }
 
 #[cfg(test)]
@@ -225,5 +245,42 @@ mod tests {
             Some("torii.dev/certificate=true")
         );
         assert_eq!(secrets_a.scope.to_string(), "Secret (namespace a)");
+    }
+
+    #[test]
+    fn secrets_can_be_watched_in_fewer_namespaces() {
+        let secret_scopes = |namespaces: &[&str], secret_namespaces: &[&str]| {
+            let options = KubeOptions {
+                namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+                secret_namespaces: secret_namespaces.iter().map(|n| n.to_string()).collect(),
+                ..KubeOptions::default()
+            };
+            watches(&options, |_| None)
+                .into_iter()
+                .filter(|w| w.scope.kind == Kind::Secret)
+                .map(|w| w.scope.namespace)
+                .collect::<Vec<_>>()
+        };
+        let some = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| Some(n.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(secret_scopes(&[], &[]), [None]);
+        assert_eq!(
+            secret_scopes(&[], &["edge", "apps"]),
+            some(&["edge", "apps"])
+        );
+        assert_eq!(
+            secret_scopes(&["apps", "web"], &["edge", "apps"]),
+            some(&["apps"])
+        );
+        assert_eq!(
+            secret_scopes(&["web"], &["edge"]),
+            some(&[]),
+            "no Secret at all"
+        );
+        assert_eq!(secret_scopes(&["a"], &[]), some(&["a"]));
     }
 }

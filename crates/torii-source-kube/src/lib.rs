@@ -61,6 +61,9 @@ pub struct KubeOptions {
     /// A label selector limiting the Secrets watched (they are always limited to type
     /// `kubernetes.io/tls`).
     pub secret_selector: Option<String>,
+    /// Watch Secrets only in these namespaces (for RBAC that grants Secrets per namespace);
+    /// empty: wherever the other kinds are watched.
+    pub secret_namespaces: Vec<String>,
 }
 
 impl Default for KubeOptions {
@@ -72,6 +75,7 @@ impl Default for KubeOptions {
             cache_dir: None,
             startup_timeout: Duration::from_secs(10),
             secret_selector: None,
+            secret_namespaces: Vec::new(),
         }
     }
 }

@@ -17,7 +17,14 @@ pub struct SourceArgs {
         short = 'f',
         long = "filename",
         required_unless_present = "kubernetes",
-        conflicts_with_all = ["kubernetes", "kubeconfig", "context", "namespaces", "secret_selector"]
+        conflicts_with_all = [
+            "kubernetes",
+            "kubeconfig",
+            "context",
+            "namespaces",
+            "secret_selector",
+            "secret_namespaces"
+        ]
     )]
     pub paths: Vec<PathBuf>,
     /// Read the resources from a Kubernetes API server instead of files (Kubernetes mode), with
@@ -37,12 +44,16 @@ pub struct SourceArgs {
     pub namespaces: Vec<String>,
     /// Where Kubernetes mode keeps the last set read (mode 0700; it holds TLS keys), served
     /// when torii starts while the API server cannot be reached.
-    #[arg(long, default_value = "/var/lib/torii/cache")]
+    #[arg(long, default_value = "/var/cache/torii")]
     pub cache_dir: PathBuf,
     /// A label selector limiting the Secrets watched (Kubernetes mode; they are always only
     /// `kubernetes.io/tls` Secrets), e.g. `torii.dev/certificate=true`.
     #[arg(long, requires = "kubernetes")]
     pub secret_selector: Option<String>,
+    /// Watch Secrets only in this namespace (repeatable; Kubernetes mode), for RBAC that
+    /// grants Secrets per namespace (the chart's `rbac.secretNamespaces`).
+    #[arg(long = "secret-namespace", requires = "kubernetes", value_parser = parse_namespace)]
+    pub secret_namespaces: Vec<String>,
 }
 
 /// A namespace name: a DNS-1123 label.
@@ -80,6 +91,7 @@ impl Source {
                 namespaces: args.namespaces,
                 cache_dir: Some(args.cache_dir),
                 secret_selector: args.secret_selector,
+                secret_namespaces: args.secret_namespaces,
                 ..KubeOptions::default()
             })
         } else {

@@ -2,7 +2,7 @@
 //!
 //! The binaries are built once by `scripts/kube-env build` (about 20 minutes cold; cached in
 //! /var/tmp/torii-kube). When they are not built the tests skip with a message, unless
-//! `TORII_KUBE_TESTS=require` (CI) makes that a failure. At most [`MAX_ENVS`] API servers run
+//! `TORII_REQUIRE_KUBE_ENV` is set (scripts/test sets it), which makes that a failure. At most [`MAX_ENVS`] API servers run
 //! at once (each needs ~400 MB and a share of the CPU while it starts).
 
 use std::io::Write;
@@ -53,13 +53,16 @@ fn binaries() -> Result<PathBuf, String> {
     .clone()
 }
 
+/// Set to make missing kube-env binaries a failure instead of a skip.
+const REQUIRE: &str = "TORII_REQUIRE_KUBE_ENV";
+
 /// Whether the kube-env binaries are there; says why a test is skipped when not (and fails
-/// when `TORII_KUBE_TESTS=require`).
+/// when [`REQUIRE`] is set).
 pub fn available(test: &str) -> bool {
     match binaries() {
         Ok(_) => true,
-        Err(why) if std::env::var("TORII_KUBE_TESTS").as_deref() == Ok("require") => {
-            panic!("{test}: TORII_KUBE_TESTS=require but {why}")
+        Err(why) if std::env::var_os(REQUIRE).is_some() => {
+            panic!("{test}: {REQUIRE} is set but {why}")
         }
         Err(why) => {
             // Straight to the process's stderr: the test harness captures eprintln!.

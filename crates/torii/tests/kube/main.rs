@@ -6,7 +6,7 @@
 //! listens on 127.0.0.1 and is named `<name>.localhost` in an EndpointSlice of `addressType:
 //! FQDN` (RFC 6761 §6.3: names under `localhost.` are the loopback address; torii answers them
 //! itself). Skipped, with a message, when the kube-env binaries are not built
-//! (`scripts/kube-env build`); `TORII_KUBE_TESTS=require` makes that a failure.
+//! (`scripts/kube-env build`); `TORII_REQUIRE_KUBE_ENV=1` makes that a failure.
 
 #[path = "../support/mod.rs"]
 mod support;
