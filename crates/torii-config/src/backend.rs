@@ -57,6 +57,23 @@ pub struct Endpoint {
     pub address: SocketAddr,
 }
 
+/// A ready endpoint named by a DNS name (an EndpointSlice of `addressType: FQDN`). Translation
+/// is pure, so the data plane looks the name up when it builds a snapshot (names under
+/// `localhost.` are the loopback address without a lookup, RFC 6761 §6.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct HostEndpoint {
+    /// The name, lowercase, without a trailing dot.
+    pub host: Arc<str>,
+    /// The port to connect to.
+    pub port: u16,
+}
+
+impl fmt::Display for HostEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
 /// A resolved backend: its protocol and the endpoints that may receive traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Backend {
@@ -64,8 +81,11 @@ pub struct Backend {
     pub id: BackendId,
     /// The protocol to speak upstream.
     pub protocol: AppProtocol,
-    /// Ready endpoints; empty means requests to it fail with 503.
+    /// Ready endpoints; empty (with no `hosts`) means requests to it fail with 503.
     pub endpoints: Vec<Endpoint>,
+    /// Ready endpoints named by DNS names; their addresses join `endpoints` in the data plane.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostEndpoint>,
 }
 
 /// What a `backendRef` resolved to.

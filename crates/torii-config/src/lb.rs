@@ -233,6 +233,8 @@ pub enum OriginAddress {
         backend: BackendId,
         /// Its ready endpoints at translation time.
         endpoints: Vec<SocketAddr>,
+        /// Its ready endpoints named by DNS names (looked up by the data plane).
+        hosts: Vec<crate::HostEndpoint>,
     },
 }
 

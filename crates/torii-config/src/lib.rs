@@ -14,7 +14,9 @@ pub mod listener;
 pub mod migration;
 pub mod status;
 
-pub use backend::{AppProtocol, Backend, BackendId, BackendTarget, Endpoint, WeightedTarget};
+pub use backend::{
+    AppProtocol, Backend, BackendId, BackendTarget, Endpoint, HostEndpoint, WeightedTarget,
+};
 pub use hostname::{HostnameMatch, InvalidHostname};
 pub use http_route::*;
 pub use ids::{GatewayId, ListenerId, RouteId, RouteKind};

@@ -152,6 +152,7 @@ mod tests {
                             port: 80,
                         },
                         endpoints: vec![socket(3)],
+                        hosts: vec![],
                     },
                     true,
                 ),

@@ -7,6 +7,8 @@
 //! Origins are flattened to one address each before steering sees them: a Service origin
 //! becomes one origin per ready endpoint (`name/ip:port`), a DNS name one per address it
 //! resolves to (looked up at the first apply, then again by [`LoadBalancing::reresolve`]).
+//! Service endpoints named by DNS names (EndpointSlices of `addressType: FQDN`, in route
+//! backends and pool origins alike) are looked up the same way, into [`LbSnapshot::names`].
 
 use http::uri::Authority;
 use http::HeaderValue;
@@ -14,8 +16,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
 use torii_config::{
-    Config, FailoverPolicy, LoadBalancer, LoadBalancerId, Origin, OriginAddress, OriginPool,
-    PoolId, Steering,
+    Config, FailoverPolicy, HostEndpoint, LoadBalancer, LoadBalancerId, Origin, OriginAddress,
+    OriginPool, PoolId, Steering,
 };
 use torii_geo::{GeoDb, TrustedProxies};
 use torii_health::{
@@ -82,6 +84,15 @@ pub struct LbSnapshot {
     pub pools: HashMap<PoolId, Arc<SteeredBackend>>,
     /// `LoadBalancer` backends.
     pub load_balancers: HashMap<LoadBalancerId, Arc<SteeredBackend>>,
+    /// The addresses every DNS name of the config (origins and FQDN endpoints) resolved to.
+    pub names: HashMap<NameKey, Vec<SocketAddr>>,
+}
+
+impl LbSnapshot {
+    /// The addresses an FQDN endpoint resolved to (none when it did not resolve).
+    pub fn addresses_of(&self, host: &HostEndpoint) -> &[SocketAddr] {
+        self.names.get(&host_key(host)).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// State that outlives snapshots: origin states, the health checker, affinity tables.
@@ -202,7 +213,8 @@ impl LoadBalancing {
         &self.checker
     }
 
-    /// Prepares `config`'s pools: origin DNS names not looked up yet are resolved (at most
+    /// Prepares `config`'s pools: DNS names (of origins and FQDN endpoints) not looked up yet
+    /// are resolved (at most
     /// [`RESOLVE_TIMEOUT`] each, all at once; a name that fails keeps no address) and every
     /// origin is flattened to one address. Touches nothing shared: the result takes effect
     /// with [`LoadBalancing::commit`], or is dropped.
@@ -210,20 +222,19 @@ impl LoadBalancing {
         let known = self.names.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut names = HashMap::new();
         let mut missing = Vec::new();
-        for pool in config.pools.values() {
-            for origin in &pool.origins {
-                if let OriginAddress::Host { host, port } = &origin.address {
-                    let key = (host.clone(), *port);
-                    match known.get(&key) {
-                        Some(addresses) => {
-                            names.insert(key, addresses.clone());
-                        }
-                        None if !missing.contains(&key) => missing.push(key),
-                        None => {}
-                    }
+        for key in names_of(config) {
+            if names.contains_key(&key) {
+                continue;
+            }
+            match known.get(&key) {
+                Some(addresses) => {
+                    names.insert(key, addresses.clone());
                 }
+                None => missing.push(key),
             }
         }
+        missing.sort();
+        missing.dedup();
         let lookups = missing
             .iter()
             .map(|(host, port)| resolve(host, *port, None));
@@ -251,7 +262,7 @@ impl LoadBalancing {
             load_balancers,
         } = prepared;
         let now = torii_steering::unix_seconds();
-        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = names;
+        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = names.clone();
         let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
         let mut runtimes: HashMap<PoolId, Arc<PoolRuntime>> = HashMap::new();
         for (id, pool) in &flattened {
@@ -322,7 +333,10 @@ impl LoadBalancing {
                 pools,
             })
         };
-        let mut snapshot = LbSnapshot::default();
+        let mut snapshot = LbSnapshot {
+            names,
+            ..LbSnapshot::default()
+        };
         let mut tables = HashMap::new();
         for (id, lb) in &load_balancers {
             let backend = steered(lb.clone(), previous.tables.get(id).cloned());
@@ -417,8 +431,39 @@ fn pool_as_load_balancer(id: &PoolId) -> LoadBalancer {
 /// addresses can share its weight among them in whole numbers.
 const WEIGHT_SCALE: u64 = 1000;
 
-/// A DNS name and port of an origin, as resolved.
-type NameKey = (Arc<str>, u16);
+/// A DNS name and port of an origin or an FQDN endpoint, as resolved.
+pub type NameKey = (Arc<str>, u16);
+
+/// Every DNS name (and port) `config` needs resolved: origin names, and the FQDN endpoints of
+/// Service origins and route backends.
+fn names_of(config: &Config) -> impl Iterator<Item = NameKey> + '_ {
+    let origins = config.pools.values().flat_map(|pool| &pool.origins);
+    let origin_names = origins.flat_map(|origin| match &origin.address {
+        OriginAddress::Host { host, port } => vec![(host.clone(), *port)],
+        OriginAddress::Service { hosts, .. } => hosts.iter().map(host_key).collect(),
+        OriginAddress::Socket(_) => Vec::new(),
+    });
+    let endpoint_names = config
+        .backends
+        .values()
+        .flat_map(|backend| backend.hosts.iter().map(host_key));
+    origin_names.chain(endpoint_names)
+}
+
+/// The [`NameKey`] of an FQDN endpoint.
+fn host_key(host: &HostEndpoint) -> NameKey {
+    (host.host.clone(), host.port)
+}
+
+/// Whether `host` is `localhost` or a name under it (RFC 6761 §6.3), any case, with or
+/// without the trailing dot.
+fn is_localhost_name(host: &str) -> bool {
+    const SUFFIX: &[u8] = b".localhost";
+    let name = host.strip_suffix('.').unwrap_or(host).as_bytes();
+    name.eq_ignore_ascii_case(&SUFFIX[1..])
+        || (name.len() > SUFFIX.len()
+            && name[name.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX))
+}
 
 /// How long one lookup of an origin's DNS name may take (a slow resolver must not stall
 /// config changes or shutdown).
@@ -426,7 +471,14 @@ pub const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// Resolves an origin's DNS name within [`RESOLVE_TIMEOUT`]; on failure keeps the addresses
 /// of the last good lookup (a transient resolver failure must not empty a pool).
+/// Names under `localhost.` are the IPv4 loopback address, answered here without asking a
+/// resolver (RFC 6761 §6.3 lets resolvers do so; only 127.0.0.1, not `::1` too, because a
+/// loopback backend is usually bound to one address and a second would get half its
+/// connections).
 async fn resolve(host: &Arc<str>, port: u16, last: Option<&Vec<SocketAddr>>) -> Vec<SocketAddr> {
+    if is_localhost_name(host) {
+        return vec![SocketAddr::from(([127, 0, 0, 1], port))];
+    }
     let lookup = tokio::net::lookup_host((&**host, port));
     match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
         Ok(Ok(found)) => {
@@ -462,7 +514,19 @@ fn flatten(pool: &OriginPool, names: &HashMap<NameKey, Vec<SocketAddr>>) -> Orig
                 });
                 continue;
             }
-            OriginAddress::Service { endpoints, .. } => endpoints.clone(),
+            OriginAddress::Service {
+                endpoints, hosts, ..
+            } => {
+                let mut addresses = endpoints.clone();
+                for host in hosts {
+                    if let Some(found) = names.get(&host_key(host)) {
+                        addresses.extend_from_slice(found);
+                    }
+                }
+                addresses.sort();
+                addresses.dedup();
+                addresses
+            }
             OriginAddress::Host { host, port } => names
                 .get(&(host.clone(), *port))
                 .cloned()
@@ -507,6 +571,7 @@ mod tests {
                 port: 80,
             },
             endpoints: endpoints.iter().map(|e| e.parse().unwrap()).collect(),
+            hosts: vec![],
         }
     }
 
@@ -583,5 +648,66 @@ mod tests {
         assert_eq!(kept, last);
         let fresh = resolve(&Arc::from("localhost"), 80, None).await;
         assert!(fresh.iter().all(|a| a.ip().is_loopback()) && !fresh.is_empty());
+    }
+
+    /// RFC 6761 §6.3: `localhost` and every name under `localhost.` are the loopback
+    /// address, answered without a resolver (a last answer is never needed).
+    #[tokio::test]
+    async fn localhost_names_are_loopback_without_a_lookup() {
+        let loopback = vec![SocketAddr::from(([127, 0, 0, 1], 8080))];
+        let cases = [
+            ("localhost", true),
+            ("localhost.", true),
+            ("backend-a.localhost", true),
+            ("Backend-A.LocalHost.", true),
+            ("a.b.localhost", true),
+            ("notlocalhost", false),
+            ("localhost.example", false),
+            ("xlocalhost", false),
+            (".localhost", false),
+            ("", false),
+        ];
+        for (name, special) in cases {
+            assert_eq!(is_localhost_name(name), special, "{name:?}");
+            if special {
+                let last = vec!["10.9.9.9:1".parse().unwrap()];
+                let got = resolve(&Arc::from(name), 8080, Some(&last)).await;
+                assert_eq!(got, loopback, "{name:?}");
+            }
+        }
+    }
+
+    /// FQDN endpoints of a Service origin are flattened like its IP endpoints, one origin per
+    /// address the name resolved to; a name that resolved to nothing adds none.
+    #[test]
+    fn service_origins_with_fqdn_endpoints_flatten_their_resolved_addresses() {
+        let host = |name: &str| HostEndpoint {
+            host: name.into(),
+            port: 3000,
+        };
+        let mut address = service(&["10.0.0.1:3000"]);
+        if let OriginAddress::Service { hosts, .. } = &mut address {
+            *hosts = vec![host("a.localhost"), host("gone.example")];
+        }
+        let names = HashMap::from([
+            (
+                host_key(&host("a.localhost")),
+                vec!["127.0.0.1:3000".parse().unwrap()],
+            ),
+            (host_key(&host("gone.example")), vec![]),
+        ]);
+        let flat = flatten(&pool(vec![origin("k8s", address, 2)]), &names);
+        let got: Vec<(String, u32)> = flat
+            .origins
+            .iter()
+            .map(|o| (o.name.to_string(), o.weight))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("k8s/10.0.0.1:3000".into(), 1000),
+                ("k8s/127.0.0.1:3000".into(), 1000)
+            ]
+        );
     }
 }

@@ -219,7 +219,7 @@ impl Snapshot {
             .backends
             .iter()
             .map(|(id, backend)| {
-                let mut runtime = backend_runtime(id, backend, metrics);
+                let mut runtime = backend_runtime(id, backend, metrics, load_balancing);
                 runtime.steered = match id {
                     BackendId::Service { .. } => None,
                     BackendId::Pool(pool) => load_balancing.pools.get(pool).cloned(),
@@ -322,22 +322,29 @@ fn tls_config(port: &PortConfig) -> Result<Option<Arc<rustls::ServerConfig>>, Sn
         })
 }
 
+/// One backend's runtime: its endpoints, those named by DNS names (FQDN EndpointSlices)
+/// replaced by the addresses they resolved to when the build started.
 fn backend_runtime(
     id: &BackendId,
     backend: &Arc<Backend>,
     metrics: &ProxyMetrics,
+    load_balancing: &crate::pools::LbSnapshot,
 ) -> BackendRuntime {
     let label = Arc::new(id.to_string());
-    let endpoints = backend
-        .endpoints
-        .iter()
-        .filter_map(|e| {
-            Authority::try_from(e.address.to_string())
+    let mut addresses: Vec<SocketAddr> = backend.endpoints.iter().map(|e| e.address).collect();
+    if !backend.hosts.is_empty() {
+        for host in &backend.hosts {
+            addresses.extend_from_slice(load_balancing.addresses_of(host));
+        }
+        addresses.sort();
+        addresses.dedup();
+    }
+    let endpoints = addresses
+        .into_iter()
+        .filter_map(|address| {
+            Authority::try_from(address.to_string())
                 .ok()
-                .map(|authority| EndpointRuntime {
-                    address: e.address,
-                    authority,
-                })
+                .map(|authority| EndpointRuntime { address, authority })
         })
         .collect();
     BackendRuntime {

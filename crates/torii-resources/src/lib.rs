@@ -11,15 +11,18 @@ pub mod crd;
 pub mod lb;
 pub mod load;
 pub mod migration;
+pub mod object;
 pub mod origin;
 mod schema;
 pub mod set;
 pub mod status;
 
 pub use load::{
-    is_yaml_file_name, load_paths, locate_field, parse_texts, parse_yaml, read_paths, LoadError,
-    LoadReport, SourceText, MAX_DOCUMENTS, MAX_FILE_BYTES,
+    decode_json, is_yaml_file_name, load_paths, locate_field, parse_json_objects, parse_texts,
+    parse_yaml, read_paths, Decoded, Kind, LoadError, LoadReport, SourceText, MAX_DOCUMENTS,
+    MAX_FILE_BYTES,
 };
+pub use object::Object;
 pub use origin::Origin;
 pub use set::{object_key, Located, ObjectKey, ResourceSet};
 

@@ -47,6 +47,7 @@ mod tests {
         let origin = Origin {
             file: Arc::new(PathBuf::from(path)),
             line: 0,
+            object: None,
         };
         SourceText {
             path: PathBuf::from(path),

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use torii_config::{
-    AppProtocol, Backend, BackendId, BackendTarget, Endpoint, LoadBalancerId, PoolId, RouteId,
-    RouteKind,
+    AppProtocol, Backend, BackendId, BackendTarget, Endpoint, HostEndpoint, LoadBalancerId, PoolId,
+    RouteId, RouteKind,
 };
 use torii_resources::wire::gateway::{grpcroutes, httproutes, tcproutes, tlsroutes};
 use torii_resources::wire::Service;
@@ -343,6 +343,7 @@ impl<'a> Backends<'a> {
                 id: id.clone(),
                 protocol,
                 endpoints: Vec::new(),
+                hosts: Vec::new(),
             })
         });
         Ok(id)
@@ -404,7 +405,8 @@ fn check_protocol(kind: RouteKind, port: &ServicePort<'_>, service: &str) -> Res
 }
 
 /// The backend of one Service port: every ready endpoint of the Service's slices, at the
-/// slice port whose name is the Service port's.
+/// slice port whose name is the Service port's. Slices of `addressType: FQDN` give DNS names
+/// (looked up by the data plane); an address that is not valid for its slice's type is skipped.
 fn build(
     index: &Index<'_>,
     id: BackendId,
@@ -414,6 +416,7 @@ fn build(
 ) -> Backend {
     let port_name = service_port.name;
     let mut endpoints = Vec::new();
+    let mut hosts = Vec::new();
     let mut slice_protocol = None;
     for slice in index.slices(namespace, service) {
         let slice_port = slice
@@ -432,13 +435,18 @@ fn build(
             continue;
         };
         slice_protocol = slice_protocol.or(slice_port.app_protocol.as_deref());
+        let fqdn = slice.address_type == FQDN_ADDRESS_TYPE;
         for endpoint in &slice.endpoints {
             let ready = endpoint.conditions.as_ref().and_then(|c| c.ready);
             if ready == Some(false) {
                 continue;
             }
             for address in &endpoint.addresses {
-                if let Ok(ip) = address.parse::<IpAddr>() {
+                if fqdn {
+                    if let Some(host) = endpoint_host(address) {
+                        hosts.push(HostEndpoint { host, port });
+                    }
+                } else if let Ok(ip) = address.parse::<IpAddr>() {
                     endpoints.push(Endpoint {
                         address: SocketAddr::new(ip, port),
                     });
@@ -448,11 +456,39 @@ fn build(
     }
     endpoints.sort_by_key(|e| e.address);
     endpoints.dedup();
+    hosts.sort();
+    hosts.dedup();
     Backend {
         id,
         protocol: app_protocol_of(service_port.app_protocol.or(slice_protocol)),
         endpoints,
+        hosts,
     }
+}
+
+/// The `addressType` of EndpointSlices whose addresses are DNS names.
+const FQDN_ADDRESS_TYPE: &str = "FQDN";
+
+/// An FQDN endpoint address as a host to look up: a DNS name (RFC 1123 §2.1 labels of
+/// letters, digits and hyphens, at most 63 bytes each and 253 in all, as the API server
+/// validates them; not all-numeric at the end, RFC 3696 §2, so an IP address cannot pass as
+/// a name), lowercased, without a trailing dot; `None` when it is not one.
+fn endpoint_host(address: &str) -> Option<Arc<str>> {
+    let name = address.strip_suffix('.').unwrap_or(address);
+    let valid_label = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let numeric_end = name
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()));
+    let valid = (1..=253).contains(&name.len()) && name.split('.').all(valid_label) && !numeric_end;
+    valid.then(|| Arc::from(name.to_ascii_lowercase()))
 }
 
 /// The upstream protocol an `appProtocol` asks for.

@@ -357,11 +357,13 @@ fn pool(
                     OriginAddress::Service {
                         backend: service_id(namespace, &service.name, service.port),
                         endpoints: Vec::new(),
+                        hosts: Vec::new(),
                     }
                 } else {
                     match service_backend(index, namespace, &service.name, service.port) {
                         Ok(backend) => OriginAddress::Service {
                             endpoints: backend.endpoints.iter().map(|e| e.address).collect(),
+                            hosts: backend.hosts,
                             backend: backend.id,
                         },
                         Err(ServiceBackendError(problem)) => {
@@ -369,6 +371,7 @@ fn pool(
                             OriginAddress::Service {
                                 backend: service_id(namespace, &service.name, service.port),
                                 endpoints: Vec::new(),
+                                hosts: Vec::new(),
                             }
                         }
                     }

@@ -81,7 +81,13 @@ pub fn main(args: DemoArgs) -> ExitCode {
         let on_ready = Box::new(move || print_instructions(port, &admin, &file));
         let mut run: RunArgs = args.run;
         run.default_address = std::net::Ipv4Addr::LOCALHOST.into();
-        serve::run(FileSource::new(vec![dir]), run, access, Some(on_ready)).await
+        serve::run(
+            crate::source::Source::Files(FileSource::new(vec![dir])),
+            run,
+            access,
+            Some(on_ready),
+        )
+        .await
     })
 }
 

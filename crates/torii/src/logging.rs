@@ -13,9 +13,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// The filter when `RUST_LOG` is not set: `info`, without kube-rs's line per failed API
+/// request (Kubernetes mode logs each failing watch with its kind instead).
+const DEFAULT_FILTER: &str = "info,kube_client::client::builder=off";
+
 /// Installs the global subscriber.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let ansi = colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),

@@ -10,6 +10,7 @@ mod metrics;
 mod migrate_cli;
 mod rollout;
 mod serve;
+mod source;
 mod status;
 mod summary;
 mod validate;
@@ -38,7 +39,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve Gateway API resources read from YAML files, applying edits live.
+    /// Serve Gateway API resources read from YAML files (`-f`) or a Kubernetes API server
+    /// (`--kubernetes`), applying changes live.
     Serve(serve::ServeArgs),
     /// Check YAML files and print every problem with file, line, object and field.
     Validate(validate::ValidateArgs),

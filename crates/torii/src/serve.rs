@@ -1,7 +1,8 @@
 //! `torii serve`: load, translate, apply, then apply every change the source reports.
 //! Startup and reload are one code path: [`Controller::apply`].
 
-use crate::{logging, summary, FileArgs, RunArgs, EXIT_INVALID_CONFIG};
+use crate::source::{Source, SourceArgs};
+use crate::{logging, summary, RunArgs, EXIT_INVALID_CONFIG};
 use anyhow::Context;
 use prometheus_client::registry::Registry;
 use std::process::ExitCode;
@@ -10,14 +11,13 @@ use std::time::Instant;
 use torii_admin::AdminState;
 use torii_proxy::{LoadBalancing, Proxy, ProxyMetrics, ProxyOptions};
 use torii_resources::LoadReport;
-use torii_source_file::FileSource;
 use torii_translate::{translate, TranslateOptions};
 
 /// Arguments of `torii serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     #[command(flatten)]
-    pub files: FileArgs,
+    pub source: SourceArgs,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -146,12 +146,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(
-        FileSource::new(args.files.paths),
-        args.run,
-        access,
-        None,
-    ))
+    runtime.block_on(run(Source::from_args(args.source), args.run, access, None))
 }
 
 /// Prints a usage error (before anything is bound) and returns exit code 2.
@@ -179,10 +174,10 @@ pub fn build_runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::R
     runtime.context("cannot build the async runtime")
 }
 
-/// Serves from a file source until SIGTERM/SIGINT, with the admin server under `access`.
+/// Serves from `source` until SIGTERM/SIGINT, with the admin server under `access`.
 /// `on_ready` runs once the first snapshot is served (the demo prints its instructions there).
 pub async fn run(
-    source: FileSource,
+    source: Source,
     run: RunArgs,
     access: torii_admin::AdminAccess,
     on_ready: Option<Box<dyn FnOnce() + Send>>,
@@ -288,12 +283,17 @@ pub async fn run(
         "admin server listening"
     );
 
-    // Watching starts before the first read, so no edit made during startup is missed.
-    let paths = source.paths().to_vec();
-    let (initial, mut changes) = match source.load_and_watch() {
-        Ok(loaded) => loaded,
+    // Watching starts before the first read, so no edit made during startup is missed. A
+    // Kubernetes source may wait for its API server: SIGTERM/SIGINT stop the wait.
+    let paths = source.describe();
+    let started = tokio::select! {
+        started = source.start() => started,
+        _ = shutdown_signal() => return ExitCode::SUCCESS,
+    };
+    let (initial, mut changes) = match started {
+        Ok(started) => started,
         Err(error) => {
-            tracing::error!(%error, "cannot watch config files");
+            tracing::error!(error = %format!("{error:#}"), "cannot start");
             return ExitCode::from(1);
         }
     };
@@ -305,7 +305,7 @@ pub async fn run(
             for error in &errors {
                 eprintln!("{error}");
             }
-            tracing::error!(errors = errors.len(), ?paths, "invalid configuration");
+            tracing::error!(errors = errors.len(), source = %paths, "invalid configuration");
             return ExitCode::from(EXIT_INVALID_CONFIG);
         }
         Err(failure) => {

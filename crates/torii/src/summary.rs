@@ -86,11 +86,16 @@ pub fn config(config: &Config) -> Value {
         .backends
         .values()
         .map(|b| {
-            json!({
+            let mut backend = json!({
                 "backend": b.id.to_string(),
                 "protocol": format!("{:?}", b.protocol),
                 "endpoints": b.endpoints.iter().map(|e| e.address.to_string()).collect::<Vec<_>>(),
-            })
+            });
+            if !b.hosts.is_empty() {
+                // FQDN endpoints, looked up by the data plane.
+                backend["hosts"] = b.hosts.iter().map(ToString::to_string).collect();
+            }
+            backend
         })
         .collect();
     let invalid_refs = config

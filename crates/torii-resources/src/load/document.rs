@@ -4,7 +4,7 @@
 //! name (so every later message can name the object), then straight from its text into the
 //! wire type, so a type error carries the line and field path of the offending value.
 
-use super::kind::{self, KnownKind, Lookup};
+use super::kind::{self, Kind, Lookup};
 use super::split::Chunk;
 use super::without_status::WithoutStatus;
 use super::{locate, message, schema};
@@ -22,7 +22,7 @@ use std::sync::Arc;
 const DEFAULT_NAMESPACE: &str = "default";
 
 /// A wire type the loader reads: deserializable, with Kubernetes object metadata.
-trait WireObject: DeserializeOwned {
+pub(crate) trait WireObject: DeserializeOwned {
     /// The object's metadata.
     fn metadata_mut(&mut self) -> &mut ObjectMeta;
 
@@ -100,6 +100,7 @@ impl Context<'_, '_> {
             origin: Origin {
                 file: self.origin.file.clone(),
                 line: line.unwrap_or(self.origin.line),
+                object: None,
             },
             object: self.object.clone(),
             field: field.map(str::to_owned),
@@ -113,11 +114,13 @@ pub(crate) fn parse(file: &Arc<PathBuf>, chunk: &Chunk<'_>, report: &mut LoadRep
     let origin = Origin {
         file: file.clone(),
         line: chunk.content_line,
+        object: None,
     };
     let bare = |line: Option<usize>, message: String| LoadError {
         origin: Origin {
             file: file.clone(),
             line: line.unwrap_or(chunk.content_line),
+            object: None,
         },
         object: None,
         field: None,
@@ -182,31 +185,31 @@ pub(crate) fn parse(file: &Arc<PathBuf>, chunk: &Chunk<'_>, report: &mut LoadRep
 }
 
 /// Reads a document of a known kind into its list in the set.
-fn read_known(known: KnownKind, cx: &Context<'_, '_>, report: &mut LoadReport) {
+fn read_known(known: Kind, cx: &Context<'_, '_>, report: &mut LoadReport) {
     match known {
-        KnownKind::Namespace => read(known, cx, report, |s| &mut s.namespaces),
-        KnownKind::Service => read(known, cx, report, |s| &mut s.services),
-        KnownKind::Secret => read(known, cx, report, |s| &mut s.secrets),
-        KnownKind::EndpointSlice => read(known, cx, report, |s| &mut s.endpoint_slices),
-        KnownKind::GatewayClass => read(known, cx, report, |s| &mut s.gateway_classes),
-        KnownKind::Gateway => read(known, cx, report, |s| &mut s.gateways),
-        KnownKind::HttpRoute => read(known, cx, report, |s| &mut s.http_routes),
-        KnownKind::GrpcRoute => read(known, cx, report, |s| &mut s.grpc_routes),
-        KnownKind::TlsRoute => read(known, cx, report, |s| &mut s.tls_routes),
-        KnownKind::TcpRoute => read(known, cx, report, |s| &mut s.tcp_routes),
-        KnownKind::ReferenceGrant => read(known, cx, report, |s| &mut s.reference_grants),
-        KnownKind::HealthMonitor => read(known, cx, report, |s| &mut s.health_monitors),
-        KnownKind::OriginPool => read(known, cx, report, |s| &mut s.origin_pools),
-        KnownKind::LoadBalancer => read(known, cx, report, |s| &mut s.load_balancers),
-        KnownKind::Comparison => read(known, cx, report, |s| &mut s.comparisons),
-        KnownKind::Rollout => read(known, cx, report, |s| &mut s.rollouts),
+        Kind::Namespace => read(known, cx, report, |s| &mut s.namespaces),
+        Kind::Service => read(known, cx, report, |s| &mut s.services),
+        Kind::Secret => read(known, cx, report, |s| &mut s.secrets),
+        Kind::EndpointSlice => read(known, cx, report, |s| &mut s.endpoint_slices),
+        Kind::GatewayClass => read(known, cx, report, |s| &mut s.gateway_classes),
+        Kind::Gateway => read(known, cx, report, |s| &mut s.gateways),
+        Kind::HttpRoute => read(known, cx, report, |s| &mut s.http_routes),
+        Kind::GrpcRoute => read(known, cx, report, |s| &mut s.grpc_routes),
+        Kind::TlsRoute => read(known, cx, report, |s| &mut s.tls_routes),
+        Kind::TcpRoute => read(known, cx, report, |s| &mut s.tcp_routes),
+        Kind::ReferenceGrant => read(known, cx, report, |s| &mut s.reference_grants),
+        Kind::HealthMonitor => read(known, cx, report, |s| &mut s.health_monitors),
+        Kind::OriginPool => read(known, cx, report, |s| &mut s.origin_pools),
+        Kind::LoadBalancer => read(known, cx, report, |s| &mut s.load_balancers),
+        Kind::Comparison => read(known, cx, report, |s| &mut s.comparisons),
+        Kind::Rollout => read(known, cx, report, |s| &mut s.rollouts),
     }
 }
 
 /// Deserializes the document as `T`, normalizes its metadata, and adds it to `list` unless an
 /// object with the same key was already loaded.
 fn read<T: WireObject>(
-    known: KnownKind,
+    known: Kind,
     cx: &Context<'_, '_>,
     report: &mut LoadReport,
     list: fn(&mut ResourceSet) -> &mut Vec<Located<T>>,
@@ -228,27 +231,14 @@ fn read<T: WireObject>(
         }
         return;
     }
-    object.normalize();
-    let meta = object.metadata_mut();
-    let Some(name) = meta.name.clone().filter(|n| !n.is_empty()) else {
-        let message = "missing required field (the object's name)".to_owned();
-        report
-            .errors
-            .push(cx.error(None, Some("metadata.name"), message));
-        return;
-    };
-    if known.namespaced() {
-        if meta.namespace.as_deref().is_none_or(str::is_empty) {
-            meta.namespace = Some(DEFAULT_NAMESPACE.to_owned());
+    let key = match finish(known, &mut object) {
+        Ok(key) => key,
+        Err((field, message)) => {
+            report
+                .errors
+                .push(cx.error(None, Some(field), message.to_owned()));
+            return;
         }
-    } else {
-        // Cluster-scoped: the API server ignores a namespace.
-        meta.namespace = None;
-    }
-    let key = ObjectKey {
-        kind: known.name().to_owned(),
-        namespace: meta.namespace.clone().unwrap_or_default(),
-        name,
     };
     if let Some(first) = report.seen.get(&key) {
         let message = format!("duplicate object, already defined at {first}");
@@ -260,6 +250,36 @@ fn read<T: WireObject>(
         object,
         origin: cx.origin.clone(),
     });
+}
+
+/// Applies the API server's defaulting (`normalize`), checks the name, and sets the
+/// namespace (`default` for a namespaced object without one; none for cluster-scoped kinds):
+/// the object's key, or the field and message of what is wrong.
+pub(crate) fn finish<T: WireObject>(
+    known: Kind,
+    object: &mut T,
+) -> Result<ObjectKey, (&'static str, &'static str)> {
+    object.normalize();
+    let meta = object.metadata_mut();
+    let Some(name) = meta.name.clone().filter(|n| !n.is_empty()) else {
+        return Err((
+            "metadata.name",
+            "missing required field (the object's name)",
+        ));
+    };
+    if known.namespaced() {
+        if meta.namespace.as_deref().is_none_or(str::is_empty) {
+            meta.namespace = Some(DEFAULT_NAMESPACE.to_owned());
+        }
+    } else {
+        // Cluster-scoped: the API server ignores a namespace.
+        meta.namespace = None;
+    }
+    Ok(ObjectKey {
+        kind: known.name().to_owned(),
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name,
+    })
 }
 
 /// Deserializes the document's text as `T`, without its `status`; unknown fields become

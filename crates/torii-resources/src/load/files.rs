@@ -109,6 +109,7 @@ fn error(path: &Path, message: String) -> LoadError {
         Origin {
             file: Arc::new(path.to_path_buf()),
             line: 0,
+            object: None,
         },
         message,
     )

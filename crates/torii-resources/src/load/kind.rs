@@ -8,23 +8,39 @@ const TORII_GROUP: &str = "torii.dev";
 const TORII_VERSIONS: &[&str] = &["v1alpha1"];
 
 /// A kind the loader reads into the [`ResourceSet`](crate::ResourceSet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KnownKind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `v1` `Namespace`.
     Namespace,
+    /// `v1` `Service`.
     Service,
+    /// `v1` `Secret`.
     Secret,
+    /// `discovery.k8s.io/v1` `EndpointSlice`.
     EndpointSlice,
+    /// Gateway API `GatewayClass`.
     GatewayClass,
+    /// Gateway API `Gateway`.
     Gateway,
+    /// Gateway API `HTTPRoute`.
     HttpRoute,
+    /// Gateway API `GRPCRoute`.
     GrpcRoute,
+    /// Gateway API `TLSRoute`.
     TlsRoute,
+    /// Gateway API `TCPRoute`.
     TcpRoute,
+    /// Gateway API `ReferenceGrant`.
     ReferenceGrant,
+    /// `torii.dev` `HealthMonitor`.
     HealthMonitor,
+    /// `torii.dev` `OriginPool`.
     OriginPool,
+    /// `torii.dev` `LoadBalancer`.
     LoadBalancer,
+    /// `torii.dev` `Comparison`.
     Comparison,
+    /// `torii.dev` `Rollout`.
     Rollout,
 }
 
@@ -32,7 +48,7 @@ pub(crate) enum KnownKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Lookup {
     /// A kind the loader reads.
-    Known(KnownKind),
+    Known(Kind),
     /// A kind the loader reads, in a version of its group it does not know.
     UnsupportedVersion {
         /// The versions that are read, for the message.
@@ -44,59 +60,59 @@ pub(crate) enum Lookup {
     Unknown,
 }
 
-impl KnownKind {
+impl Kind {
     /// Every known kind, for lookups and tests.
-    pub(crate) const ALL: [KnownKind; 16] = [
-        KnownKind::Namespace,
-        KnownKind::Service,
-        KnownKind::Secret,
-        KnownKind::EndpointSlice,
-        KnownKind::GatewayClass,
-        KnownKind::Gateway,
-        KnownKind::HttpRoute,
-        KnownKind::GrpcRoute,
-        KnownKind::TlsRoute,
-        KnownKind::TcpRoute,
-        KnownKind::ReferenceGrant,
-        KnownKind::HealthMonitor,
-        KnownKind::OriginPool,
-        KnownKind::LoadBalancer,
-        KnownKind::Comparison,
-        KnownKind::Rollout,
+    pub const ALL: [Kind; 16] = [
+        Kind::Namespace,
+        Kind::Service,
+        Kind::Secret,
+        Kind::EndpointSlice,
+        Kind::GatewayClass,
+        Kind::Gateway,
+        Kind::HttpRoute,
+        Kind::GrpcRoute,
+        Kind::TlsRoute,
+        Kind::TcpRoute,
+        Kind::ReferenceGrant,
+        Kind::HealthMonitor,
+        Kind::OriginPool,
+        Kind::LoadBalancer,
+        Kind::Comparison,
+        Kind::Rollout,
     ];
 
     /// The `kind` field's value.
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
-            KnownKind::Namespace => "Namespace",
-            KnownKind::Service => "Service",
-            KnownKind::Secret => "Secret",
-            KnownKind::EndpointSlice => "EndpointSlice",
-            KnownKind::GatewayClass => "GatewayClass",
-            KnownKind::Gateway => "Gateway",
-            KnownKind::HttpRoute => "HTTPRoute",
-            KnownKind::GrpcRoute => "GRPCRoute",
-            KnownKind::TlsRoute => "TLSRoute",
-            KnownKind::TcpRoute => "TCPRoute",
-            KnownKind::ReferenceGrant => "ReferenceGrant",
-            KnownKind::HealthMonitor => "HealthMonitor",
-            KnownKind::OriginPool => "OriginPool",
-            KnownKind::LoadBalancer => "LoadBalancer",
-            KnownKind::Comparison => "Comparison",
-            KnownKind::Rollout => "Rollout",
+            Kind::Namespace => "Namespace",
+            Kind::Service => "Service",
+            Kind::Secret => "Secret",
+            Kind::EndpointSlice => "EndpointSlice",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::Gateway => "Gateway",
+            Kind::HttpRoute => "HTTPRoute",
+            Kind::GrpcRoute => "GRPCRoute",
+            Kind::TlsRoute => "TLSRoute",
+            Kind::TcpRoute => "TCPRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
+            Kind::HealthMonitor => "HealthMonitor",
+            Kind::OriginPool => "OriginPool",
+            Kind::LoadBalancer => "LoadBalancer",
+            Kind::Comparison => "Comparison",
+            Kind::Rollout => "Rollout",
         }
     }
 
     /// The API group (empty for the core group).
-    pub(crate) fn group(self) -> &'static str {
+    pub fn group(self) -> &'static str {
         match self {
-            KnownKind::Namespace | KnownKind::Service | KnownKind::Secret => "",
-            KnownKind::EndpointSlice => "discovery.k8s.io",
-            KnownKind::HealthMonitor
-            | KnownKind::OriginPool
-            | KnownKind::LoadBalancer
-            | KnownKind::Comparison
-            | KnownKind::Rollout => TORII_GROUP,
+            Kind::Namespace | Kind::Service | Kind::Secret => "",
+            Kind::EndpointSlice => "discovery.k8s.io",
+            Kind::HealthMonitor
+            | Kind::OriginPool
+            | Kind::LoadBalancer
+            | Kind::Comparison
+            | Kind::Rollout => TORII_GROUP,
             _ => GATEWAY_GROUP,
         }
     }
@@ -104,23 +120,40 @@ impl KnownKind {
     /// The versions this kind is read in: for Gateway API kinds, the versions the v1.5.1 CRDs
     /// serve it in (experimental channel, a superset of standard), so file mode accepts the
     /// apiVersions an API server accepts and no others (the wire types ignore the version).
-    pub(crate) fn versions(self) -> &'static [&'static str] {
+    /// The preferred version comes first.
+    pub fn versions(self) -> &'static [&'static str] {
         match self {
-            KnownKind::GatewayClass
-            | KnownKind::Gateway
-            | KnownKind::HttpRoute
-            | KnownKind::ReferenceGrant => &["v1", "v1beta1"],
-            KnownKind::GrpcRoute => &["v1"],
-            KnownKind::TlsRoute => &["v1", "v1alpha3", "v1alpha2"],
-            KnownKind::TcpRoute => &["v1alpha2"],
+            Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::ReferenceGrant => {
+                &["v1", "v1beta1"]
+            }
+            Kind::GrpcRoute => &["v1"],
+            Kind::TlsRoute => &["v1", "v1alpha3", "v1alpha2"],
+            Kind::TcpRoute => &["v1alpha2"],
             _ if self.group() == TORII_GROUP => TORII_VERSIONS,
             _ => &["v1"],
         }
     }
 
+    /// The `apiVersion` objects of this kind are written with (the preferred version).
+    pub fn api_version(self) -> String {
+        let version = self.versions().first().copied().unwrap_or("v1");
+        match self.group() {
+            "" => version.to_owned(),
+            group => format!("{group}/{version}"),
+        }
+    }
+
+    /// The known kind of a document with this `apiVersion` and `kind`, if it is read.
+    pub fn of(api_version: &str, kind: &str) -> Option<Kind> {
+        match lookup(api_version, kind) {
+            Lookup::Known(known) => Some(known),
+            _ => None,
+        }
+    }
+
     /// True for namespaced kinds, false for cluster-scoped ones.
-    pub(crate) fn namespaced(self) -> bool {
-        !matches!(self, KnownKind::Namespace | KnownKind::GatewayClass)
+    pub fn namespaced(self) -> bool {
+        !matches!(self, Kind::Namespace | Kind::GatewayClass)
     }
 }
 
@@ -132,7 +165,7 @@ pub(crate) fn split_api_version(api_version: &str) -> (&str, &str) {
 /// Decides what to do with a document of this `apiVersion` and `kind`.
 pub(crate) fn lookup(api_version: &str, kind: &str) -> Lookup {
     let (group, version) = split_api_version(api_version);
-    let known = KnownKind::ALL
+    let known = Kind::ALL
         .into_iter()
         .find(|k| k.name() == kind && k.group() == group);
     match known {
@@ -159,7 +192,7 @@ mod tests {
 
     #[test]
     fn looks_up_kinds() {
-        use KnownKind::*;
+        use Kind::*;
         let cases: &[(&str, &str, Lookup)] = &[
             ("v1", "Namespace", Lookup::Known(Namespace)),
             ("v1", "Service", Lookup::Known(Service)),
@@ -341,10 +374,10 @@ mod tests {
 
     #[test]
     fn cluster_scoped_kinds() {
-        let cluster: Vec<_> = KnownKind::ALL
+        let cluster: Vec<_> = Kind::ALL
             .into_iter()
             .filter(|k| !k.namespaced())
-            .map(KnownKind::name)
+            .map(Kind::name)
             .collect();
         assert_eq!(cluster, ["Namespace", "GatewayClass"]);
     }

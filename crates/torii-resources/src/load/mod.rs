@@ -11,6 +11,7 @@
 
 mod document;
 mod files;
+mod json;
 mod kind;
 mod locate;
 mod message;
@@ -27,7 +28,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use document::WireObject;
 pub use files::{is_yaml_file_name, read_paths, SourceText, MAX_FILE_BYTES};
+pub use json::{decode_json, parse_json_objects, Decoded};
+pub use kind::Kind;
 pub use locate::locate_field;
 
 /// The most documents one [`LoadReport`] reads, over all its files.
@@ -110,6 +114,7 @@ pub fn parse_yaml(file: &Path, text: &str, report: &mut LoadReport) {
                 Origin {
                     file,
                     line: chunk.content_line,
+                    object: None,
                 },
                 format!("too many documents (the limit is {MAX_DOCUMENTS}), the rest is ignored"),
             ));

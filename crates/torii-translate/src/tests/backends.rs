@@ -307,6 +307,65 @@ fn backends_merge_ready_endpoints_of_every_slice_at_the_named_port() {
     }
 }
 
+/// EndpointSlices of `addressType: FQDN` name their endpoints by DNS name: translation keeps
+/// the names (lowercase, without a trailing dot) for the data plane to look up, skips
+/// addresses that are not DNS names (RFC 1123 §2.1 labels; an all-numeric last label, RFC 3696
+/// §2, so no IP address), and never reads an IP address from an FQDN slice or a name from an
+/// IP slice.
+#[test]
+fn fqdn_slices_give_host_endpoints() {
+    let yaml = format!(
+        "{CLASS}{GATEWAY}---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: infra}}
+spec:
+  ports: [{{name: http, port: 80}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: web-names, namespace: infra, labels: {{kubernetes.io/service-name: web}}}}
+addressType: FQDN
+ports: [{{name: http, port: 3000}}]
+endpoints:
+- addresses: [backend-a.localhost, Backend-B.Localhost., a.localhost]
+- addresses: [not-ready.localhost]
+  conditions: {{ready: false}}
+- addresses: [127.0.0.1, 10.1.2.3., -bad.localhost, 'under_score.example', 'a..b', '']
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: web-ips, namespace: infra, labels: {{kubernetes.io/service-name: web}}}}
+addressType: IPv4
+ports: [{{name: http, port: 3100}}]
+endpoints:
+- addresses: [127.0.0.14, name.localhost]
+{}",
+        route_to("[{name: web, port: 80}]")
+    );
+    let t = run(&yaml);
+    let backend = &t.config.backends[&service_id("infra", "web", 80)];
+    let hosts: Vec<String> = backend.hosts.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        hosts,
+        [
+            "a.localhost:3000",
+            "backend-a.localhost:3000",
+            "backend-b.localhost:3000"
+        ]
+    );
+    let endpoints: Vec<String> = backend
+        .endpoints
+        .iter()
+        .map(|e| e.address.to_string())
+        .collect();
+    assert_eq!(endpoints, ["127.0.0.14:3100"]);
+    assert_eq!(
+        http_parent(&t, "infra/r", RESOLVED_REFS),
+        (ConditionStatus::True, reason::RESOLVED_REFS.to_string())
+    );
+}
+
 #[test]
 fn app_protocol_comes_from_the_service_port_then_the_slice() {
     let cases = [

@@ -323,6 +323,7 @@ fn every_field_is_translated() {
                     name: "svc".into(),
                     port: 80,
                 },
+                hosts: vec![],
                 endpoints: vec!["127.0.0.10:8080".parse().unwrap()],
             },
         ),
@@ -1165,6 +1166,7 @@ fn a_service_origin_gets_the_ready_endpoints() {
                         name: "web".into(),
                         port: 80,
                     },
+                    hosts: vec![],
                     endpoints: vec![
                         "10.1.0.1:8080".parse().unwrap(),
                         "10.1.0.2:8080".parse().unwrap()

@@ -9,6 +9,7 @@ mod bodies;
 mod cli;
 mod drain;
 mod errors;
+mod fqdn;
 mod grpc;
 mod hardening;
 mod headers;

@@ -2,6 +2,7 @@
 //! captured, killed on drop.
 
 use super::client::get_once;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -51,7 +52,7 @@ impl Torii {
     }
 
     /// Waits until `/readyz` answers 200.
-    async fn ready(torii: Torii) -> Torii {
+    pub async fn ready(torii: Torii) -> Torii {
         let ready = super::eventually(STARTUP, || async {
             if let Ok(Some(status)) = torii.child_status() {
                 panic!(
@@ -85,6 +86,45 @@ impl Torii {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write config");
         }
+        let source = vec![OsString::from("-f"), dir.path().into()];
+        Torii::spawn_source(bind, dir, source, args)
+    }
+
+    /// Starts `torii serve --kubernetes --kubeconfig <kubeconfig>` with its admin server on
+    /// `ip` and its cache in `<dir>/cache` of a new temp dir, and waits until `/readyz`
+    /// answers 200.
+    pub async fn start_kube(ip: IpAddr, kubeconfig: &Path, args: &[&str]) -> Torii {
+        Torii::ready(Torii::spawn_kube(ip, kubeconfig, None, args)).await
+    }
+
+    /// Starts `torii serve --kubernetes` without waiting for anything; with `cache_dir` the
+    /// cache is there instead of in the new temp dir.
+    pub fn spawn_kube(
+        ip: IpAddr,
+        kubeconfig: &Path,
+        cache_dir: Option<&Path>,
+        args: &[&str],
+    ) -> Torii {
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        let cache = cache_dir.map_or_else(|| dir.path().join("cache"), Path::to_path_buf);
+        let source = vec![
+            OsString::from("--kubernetes"),
+            "--kubeconfig".into(),
+            kubeconfig.into(),
+            "--cache-dir".into(),
+            cache.into(),
+        ];
+        let bind = SocketAddr::new(ip, super::free_port(ip));
+        Torii::spawn_source(bind, dir, source, args)
+    }
+
+    /// Starts `torii serve <source> --admin bind …` with `dir` as its temp dir.
+    fn spawn_source(
+        bind: SocketAddr,
+        dir: tempfile::TempDir,
+        source: Vec<OsString>,
+        args: &[&str],
+    ) -> Torii {
         let admin = if bind.ip().is_unspecified() {
             SocketAddr::from(([127, 0, 0, 1], bind.port()))
         } else {
@@ -92,8 +132,7 @@ impl Torii {
         };
         let mut child = Command::new(BIN)
             .arg("serve")
-            .arg("-f")
-            .arg(dir.path())
+            .args(source)
             .arg("--admin")
             .arg(bind.to_string())
             .arg("--default-address")

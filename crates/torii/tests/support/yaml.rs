@@ -98,6 +98,35 @@ endpoints: [{{addresses: [\"{ip}\"], conditions: {{ready: {ready}}}}}]
     docs(&parts)
 }
 
+/// Service `default/<name>` (port 80, named `http`) with one EndpointSlice of `addressType:
+/// FQDN` listing `hosts` (name and port each), all ready. Names under `localhost.` are the
+/// loopback address (RFC 6761 §6.3), so backends on 127.0.0.1 can be named `<x>.localhost`:
+/// a real API server refuses loopback IP addresses in EndpointSlices.
+pub fn service_fqdn(name: &str, hosts: &[(&str, u16)]) -> String {
+    let mut parts = vec![format!(
+        "apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: default}}
+spec: {{ports: [{{name: http, port: 80}}]}}
+"
+    )];
+    for (i, (host, port)) in hosts.iter().enumerate() {
+        parts.push(format!(
+            "apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}-{i}
+  namespace: default
+  labels: {{kubernetes.io/service-name: {name}}}
+addressType: FQDN
+ports: [{{name: http, port: {port}}}]
+endpoints: [{{addresses: [\"{host}\"], conditions: {{ready: true}}}}]
+"
+        ));
+    }
+    docs(&parts)
+}
+
 /// A `kubernetes.io/tls` Secret `default/<name>` holding `leaf` in `stringData`.
 pub fn tls_secret(name: &str, leaf: &Leaf) -> String {
     let indent = |pem: &str| {

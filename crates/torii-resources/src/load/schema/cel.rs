@@ -7,7 +7,7 @@
 
 use super::value::{get, has, items, string_or, text, FieldPath};
 use super::Violation;
-use crate::load::kind::KnownKind;
+use crate::load::kind::Kind;
 use regex::Regex;
 use serde_yaml_ng::Value;
 use std::sync::OnceLock;
@@ -28,20 +28,20 @@ impl Out<'_> {
 }
 
 /// Runs the CEL rules of `kind`'s CRD on `spec`.
-pub(super) fn check(kind: KnownKind, version: &str, spec: &Value, violations: &mut Vec<Violation>) {
+pub(super) fn check(kind: Kind, version: &str, spec: &Value, violations: &mut Vec<Violation>) {
     let out = &mut Out(violations);
     let path = FieldPath::root("spec");
     match kind {
-        KnownKind::Gateway => gateway(spec, &path, out),
-        KnownKind::HttpRoute => {
+        Kind::Gateway => gateway(spec, &path, out),
+        Kind::HttpRoute => {
             parent_refs(spec, &path, out);
             http_rules(spec, &path, out);
         }
-        KnownKind::GrpcRoute => {
+        Kind::GrpcRoute => {
             parent_refs(spec, &path, out);
             grpc_rules(spec, &path, out);
         }
-        KnownKind::TlsRoute => {
+        Kind::TlsRoute => {
             parent_refs(spec, &path, out);
             if version == "v1" || version == "v1alpha3" {
                 tls_hostnames(spec, &path, out);
@@ -50,7 +50,7 @@ pub(super) fn check(kind: KnownKind, version: &str, spec: &Value, violations: &m
             }
             l4_backend_refs(spec, &path, out);
         }
-        KnownKind::TcpRoute => {
+        Kind::TcpRoute => {
             parent_refs(spec, &path, out);
             unique_rule_names(spec, &path, out);
             l4_backend_refs(spec, &path, out);

@@ -13,7 +13,7 @@ mod cel;
 mod openapi;
 mod value;
 
-use super::kind::KnownKind;
+use super::kind::Kind;
 use serde_yaml_ng::Mapping;
 
 /// One schema violation: the field path (`spec.rules[0].backendRefs[1].weight`) and what is
@@ -28,7 +28,7 @@ pub(crate) struct Violation {
 
 /// Checks a document of `kind` in `version` against its CRD's schema; empty for kinds without a
 /// Gateway API CRD.
-pub(crate) fn check(kind: KnownKind, version: &str, document: &Mapping) -> Vec<Violation> {
+pub(crate) fn check(kind: Kind, version: &str, document: &Mapping) -> Vec<Violation> {
     let Some(crd_kind) = crd_kind(kind) else {
         return Vec::new();
     };
@@ -49,15 +49,15 @@ pub(crate) fn check(kind: KnownKind, version: &str, document: &Mapping) -> Vec<V
 }
 
 /// The CRD kind of `kind`, if it is a Gateway API kind.
-fn crd_kind(kind: KnownKind) -> Option<&'static str> {
+fn crd_kind(kind: Kind) -> Option<&'static str> {
     match kind {
-        KnownKind::GatewayClass
-        | KnownKind::Gateway
-        | KnownKind::HttpRoute
-        | KnownKind::GrpcRoute
-        | KnownKind::TlsRoute
-        | KnownKind::TcpRoute
-        | KnownKind::ReferenceGrant => Some(kind.name()),
+        Kind::GatewayClass
+        | Kind::Gateway
+        | Kind::HttpRoute
+        | Kind::GrpcRoute
+        | Kind::TlsRoute
+        | Kind::TcpRoute
+        | Kind::ReferenceGrant => Some(kind.name()),
         _ => None,
     }
 }

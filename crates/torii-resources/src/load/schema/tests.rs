@@ -2,10 +2,10 @@
 //! the field path; and objects the API server accepts, accepted.
 
 use super::*;
-use crate::load::kind::KnownKind::{self, *};
+use crate::load::kind::Kind::{self, *};
 
 /// A document of `kind` in `version` with `spec` (YAML, indented by two spaces).
-fn document(kind: KnownKind, version: &str, spec: &str) -> Mapping {
+fn document(kind: Kind, version: &str, spec: &str) -> Mapping {
     let text = format!(
         "apiVersion: gateway.networking.k8s.io/{version}\nkind: {}\nmetadata: {{name: x}}\nspec:\n{spec}",
         kind.name()
@@ -13,7 +13,7 @@ fn document(kind: KnownKind, version: &str, spec: &str) -> Mapping {
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-fn violations(kind: KnownKind, version: &str, spec: &str) -> Vec<Violation> {
+fn violations(kind: Kind, version: &str, spec: &str) -> Vec<Violation> {
     check(kind, version, &document(kind, version, spec))
 }
 
@@ -29,7 +29,7 @@ fn gateway(listeners: &str) -> String {
 }
 
 /// Every case: kind, version, spec, and the field and message of the violation it must cause.
-type Case = (KnownKind, &'static str, String, &'static str, &'static str);
+type Case = (Kind, &'static str, String, &'static str, &'static str);
 
 fn cases() -> Vec<Case> {
     let backend = |b: &str| http(&format!("{{backendRefs: [{b}]}}"));
@@ -163,7 +163,7 @@ fn every_rule_refuses_what_the_api_server_refuses() {
 /// Objects a v1.5.1 API server accepts: nothing to report.
 #[test]
 fn valid_objects_pass() {
-    let cases: Vec<(KnownKind, &str, String)> = vec![
+    let cases: Vec<(Kind, &str, String)> = vec![
         (HttpRoute, "v1", http("{matches: [{path: {type: PathPrefix, value: /a}}, {path: {type: RegularExpression, value: 'a.*b'}}], backendRefs: [{name: s, port: 80, weight: 0}, {name: t, port: 80, weight: 1000000}]}")),
         (HttpRoute, "v1beta1", http("{backendRefs: [{group: torii.dev, kind: OriginPool, name: p}]}")),
         (HttpRoute, "v1", http("{matches: [{path: {type: PathPrefix, value: /a}}], filters: [{type: URLRewrite, urlRewrite: {hostname: a.example, path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}], backendRefs: [{name: s, port: 80}]}")),
@@ -193,7 +193,7 @@ fn valid_objects_pass() {
 /// The loader reads each Gateway API kind in exactly the versions the v1.5.1 CRDs serve.
 #[test]
 fn the_versions_read_are_the_versions_served() {
-    for kind in KnownKind::ALL {
+    for kind in Kind::ALL {
         let Some(name) = crd_kind(kind) else { continue };
         let mut read: Vec<String> = kind.versions().iter().map(|v| (*v).to_owned()).collect();
         read.sort();
