@@ -265,16 +265,12 @@ pub struct InvalidHeader;
 /// looking for the blank line's final `\n` at or after `from`: pass the buffer's length at the
 /// previous unsuccessful search, so bytes are scanned once however the head arrives.
 pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from.max(1);
-    while i < buf.len() {
-        let offset = buf[i..].iter().position(|&b| b == b'\n')?;
-        i += offset;
-        if buf[i - 1] == b'\n' || (i >= 2 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n') {
-            return Some(i + 1);
-        }
-        i += 1;
-    }
-    None
+    let start = from.max(1);
+    // memchr: SIMD search for each line end (the head is scanned byte by byte otherwise).
+    memchr::memchr_iter(b'\n', buf.get(start..)?)
+        .map(|offset| start + offset)
+        .find(|&i| buf[i - 1] == b'\n' || (i >= 2 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n'))
+        .map(|i| i + 1)
 }
 
 /// Extra header slots reserved in maps built from the wire.

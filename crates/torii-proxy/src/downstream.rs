@@ -199,11 +199,15 @@ where
 {
     let service_shared = shared.clone();
     let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-        let response = crate::service::handle(
+        // Boxed: hyper spawns a task per stream and tokio moves the task's future a few times
+        // (spawn, completion); moving a pointer instead of the whole exchange's state machine
+        // (several KiB) saves far more instructions than the allocation costs (measured with
+        // callgrind: ~30k instructions per h2c request).
+        let response = Box::pin(crate::service::handle(
             service_shared.clone(),
             conn.clone(),
             request.map(DownstreamBody::Right),
-        );
+        ));
         async move { Ok::<_, std::convert::Infallible>(response.await) }
     });
     let connection = shared.http2.serve_connection(TokioIo::new(stream), service);

@@ -16,7 +16,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 /// it ends cleanly on a keep-alive connection, the connection is handed to the [`Release`].
 /// Dropping it before the end closes the connection.
 pub struct ResponseBody<I, B> {
-    streaming: Option<Streaming<I, B>>,
+    /// Boxed: the connection, writer and decoder are a few hundred bytes that would otherwise
+    /// be copied each time a response moves through the proxy's stages (measured: one
+    /// allocation costs fewer instructions than those copies).
+    streaming: Option<Box<Streaming<I, B>>>,
 }
 
 struct Streaming<I, B> {
@@ -50,13 +53,13 @@ impl<I, B> ResponseBody<I, B> {
         release: Release<I>,
     ) -> Self {
         ResponseBody {
-            streaming: Some(Streaming {
+            streaming: Some(Box::new(Streaming {
                 conn,
                 writer,
                 decoder: BodyDecoder::new(framing),
                 reusable,
                 release,
-            }),
+            })),
         }
     }
 
@@ -72,7 +75,7 @@ impl<I, B> ResponseBody<I, B> {
             reusable,
             release,
             ..
-        } = streaming;
+        } = *streaming;
         if reusable && writer.is_done() && conn.read_buf.is_empty() {
             drop(writer);
             conn.read_buf = BytesMut::new(); // hold no memory while idle
