@@ -4,6 +4,7 @@ mod admin;
 mod demo;
 mod dns;
 mod invocation;
+mod kube_status;
 mod lb;
 mod logging;
 mod metrics;

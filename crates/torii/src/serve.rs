@@ -357,7 +357,12 @@ pub async fn run(
         // Every apply races the shutdown signal: a slow one never holds the process.
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = rollout_tick.tick() => controller.rollouts.tick(),
+            _ = rollout_tick.tick() => {
+                controller.rollouts.tick();
+                if let Some(writer) = &controller.status {
+                    writer.set_runtime(crate::kube_status::runtime(&controller.proxy, &controller.rollouts));
+                }
+            }
             Some(()) = renamed.recv() => {
                 // Origin names that now resolve elsewhere: the same resources again.
                 tokio::select! {

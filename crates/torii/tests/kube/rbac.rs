@@ -96,6 +96,10 @@ async fn a_missing_permission_stops_the_start_with_a_clear_message() {
         torii.stderr()
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(torii.stderr().matches(FORBIDDEN).count(), 1, "reported once");
+    assert_eq!(
+        torii.stderr().matches(FORBIDDEN).count(),
+        1,
+        "reported once"
+    );
     wait_answer(http, "/a", "a").await;
 }

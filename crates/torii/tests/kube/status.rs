@@ -425,3 +425,86 @@ async fn another_replica_takes_over_when_the_leader_dies_or_stops() {
         second.stderr()
     );
 }
+
+/// OriginPool `name` with one origin at `address`, enabled or not.
+fn pool(name: &str, address: SocketAddr, enabled: bool) -> String {
+    format!(
+        "apiVersion: torii.dev/v1alpha1
+kind: OriginPool
+metadata: {{name: {name}, namespace: default}}
+spec:
+  origins:
+  - {{name: one, address: \"{address}\", enabled: {enabled}}}
+"
+    )
+}
+
+#[tokio::test]
+async fn torii_kinds_report_health_and_the_active_pool() {
+    if !env::available("torii_kinds_report_health_and_the_active_pool") {
+        return;
+    }
+    let kube = KubeEnv::up().await;
+    let ip = loopback();
+    let http = SocketAddr::new(ip, free_port(ip));
+    let (a, b) = (backend("a").await, backend("b").await);
+    kube.apply(&yaml::docs(&[
+        yaml::gateway_class(),
+        yaml::gateway("gw", ip, &[yaml::http_listener("http", http.port())]),
+        pool("primary", a.addr, true),
+        pool("backup", b.addr, true),
+        "apiVersion: torii.dev/v1alpha1
+kind: LoadBalancer
+metadata: {name: app, namespace: default}
+spec:
+  defaultPools: [primary, backup]
+"
+        .to_owned(),
+        yaml::http_route(
+            "app",
+            "gw",
+            &[],
+            "  - backendRefs: [{group: torii.dev, kind: LoadBalancer, name: app}]\n",
+        ),
+    ]));
+    let torii = Torii::start_kube(ip, &kube.kubeconfig(), &[]).await;
+    let reached = wait_for(STATUS, || {
+        let primary = get(&kube, &["originpool", "primary"]);
+        let generation = &primary["metadata"]["generation"];
+        let status = &primary["status"];
+        (status["observedGeneration"] == *generation
+            && holds(&status["conditions"], "Accepted", "True", generation)
+            && status["healthy"] == true
+            && status["totalOrigins"] == 1
+            && status["origins"][0]["state"] == "Healthy"
+            && status["origins"][0]["address"] == a.addr.to_string())
+        .then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "OriginPool status: {}\nstderr:\n{}",
+        get(&kube, &["originpool", "primary"])["status"],
+        torii.stderr()
+    );
+    let active =
+        |kube: &KubeEnv| get(kube, &["loadbalancer", "app"])["status"]["activePool"].clone();
+    let reached = wait_for(STATUS, || (active(&kube) == "primary").then_some(())).await;
+    assert!(
+        reached.is_some(),
+        "activePool primary: {}",
+        get(&kube, &["loadbalancer", "app"])["status"]
+    );
+
+    // The primary's only origin disabled: steering moves to the backup, and status says so.
+    kube.apply(&pool("primary", a.addr, false));
+    let reached = wait_for(STATUS, || (active(&kube) == "backup").then_some(())).await;
+    assert!(
+        reached.is_some(),
+        "activePool backup: {}",
+        get(&kube, &["loadbalancer", "app"])["status"]
+    );
+    let primary = get(&kube, &["originpool", "primary"]);
+    assert_eq!(primary["status"]["healthy"], false, "{primary}");
+    assert_eq!(primary["status"]["observedGeneration"], 2, "{primary}");
+}
