@@ -508,3 +508,65 @@ spec:
     assert_eq!(primary["status"]["healthy"], false, "{primary}");
     assert_eq!(primary["status"]["observedGeneration"], 2, "{primary}");
 }
+
+#[tokio::test]
+async fn gateway_addresses_come_from_the_published_service() {
+    if !env::available("gateway_addresses_come_from_the_published_service") {
+        return;
+    }
+    let kube = KubeEnv::up().await;
+    let ip = loopback();
+    let http = SocketAddr::new(ip, free_port(ip));
+    kube.apply(&yaml::docs(&[
+        yaml::gateway_class(),
+        yaml::gateway("gw", ip, &[yaml::http_listener("http", http.port())]),
+        "apiVersion: v1
+kind: Service
+metadata: {name: edge, namespace: default}
+spec:
+  type: LoadBalancer
+  ports: [{name: http, port: 80}]
+"
+        .to_owned(),
+    ]));
+    let torii = Torii::start_kube(
+        ip,
+        &kube.kubeconfig(),
+        &["--publish-service", "default/edge"],
+    )
+    .await;
+    let addresses = |kube: &KubeEnv| get(kube, &["gateway", "gw"])["status"]["addresses"].clone();
+    // No load-balancer address yet: the address the Gateway binds.
+    let bound = json!([{"type": "IPAddress", "value": ip.to_string()}]);
+    let reached = wait_for(STATUS, || (addresses(&kube) == bound).then_some(())).await;
+    assert!(
+        reached.is_some(),
+        "{}\n{}",
+        addresses(&kube),
+        torii.stderr()
+    );
+    let patch = json!({"status": {"loadBalancer": {"ingress": [
+        {"ip": "127.0.77.7"}, {"hostname": "lb.example.com"}]}}})
+    .to_string();
+    let output = kube.kubectl(
+        &[
+            "patch",
+            "service",
+            "edge",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &patch,
+        ],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let published = json!([{"type": "IPAddress", "value": "127.0.77.7"},
+        {"type": "Hostname", "value": "lb.example.com"}]);
+    let reached = wait_for(STATUS, || (addresses(&kube) == published).then_some(())).await;
+    assert!(reached.is_some(), "{}", addresses(&kube));
+}
