@@ -145,6 +145,10 @@ pub struct RouteParentStatus {
     /// The parentRef as written (`namespace/name[/section][:port]`).
     #[serde(rename = "parentRef")]
     pub parent_ref: String,
+    /// The parentRef's position in the route's `spec.parentRefs` (a status writer copies it
+    /// from there).
+    #[serde(skip)]
+    pub index: usize,
     /// Conditions (`Accepted`, `ResolvedRefs`).
     pub conditions: Vec<Condition>,
 }

@@ -33,7 +33,7 @@ pub(crate) fn plural(kind: Kind) -> &'static str {
 
 /// The version watched when discovery does not find the kind (its CRD not installed yet):
 /// the oldest version still widely served, so a later install is picked up by the retries.
-fn fallback_version(kind: Kind) -> &'static str {
+pub(crate) fn fallback_version(kind: Kind) -> &'static str {
     match kind {
         Kind::TlsRoute | Kind::TcpRoute => "v1alpha2",
         Kind::ReferenceGrant => "v1beta1",

@@ -274,6 +274,10 @@ pub struct StoredObject {
     pub generation: Option<i64>,
     /// Why the last version seen could not be read, if it could not.
     pub problem: Option<LoadError>,
+    /// `status` of the last version seen, as compact JSON (kinds with a status only).
+    pub status: Option<Arc<str>>,
+    /// `metadata.uid` of the last version seen.
+    pub uid: Option<String>,
 }
 
 impl Stores {
@@ -295,6 +299,18 @@ impl Stores {
     /// Every watched object of `kind`, sorted by namespace and name.
     pub fn list(&self, kind: Kind) -> Vec<(ObjectKey, StoredObject)> {
         self.read().list(kind)
+    }
+
+    /// `kind` at the version the API server serves it (or the one torii watches when
+    /// discovery has not found it), for requests of a status writer.
+    pub fn api_resource(&self, kind: Kind) -> kube::core::ApiResource {
+        let version = self.read().version(kind);
+        kinds::api_resource(
+            kind,
+            version
+                .as_deref()
+                .unwrap_or_else(|| kinds::fallback_version(kind)),
+        )
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, store::Store> {

@@ -9,6 +9,7 @@ use crate::kinds::Scope;
 use crate::StoredObject;
 use kube::api::DynamicObject;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use torii_resources::{
     decode_json, object_key, Kind, LoadError, LoadReport, Located, Object, ObjectKey, Origin,
 };
@@ -29,6 +30,11 @@ pub(crate) struct Entry {
     problem: Option<LoadError>,
     /// Unknown fields of the last version seen.
     warnings: Vec<LoadError>,
+    /// `status` of the last version seen, as compact JSON (for a status writer; kept as text,
+    /// a tenth of the memory of a parsed value).
+    status: Option<Arc<str>>,
+    /// `metadata.uid` of the last version seen.
+    uid: Option<String>,
 }
 
 impl Entry {
@@ -46,8 +52,19 @@ impl Entry {
             resource_version: self.resource_version.clone(),
             generation: self.generation,
             problem: self.problem.clone(),
+            status: self.status.clone(),
+            uid: self.uid.clone(),
         }
     }
+}
+
+/// Whether a status writer reads `kind`'s status: the kinds torii writes status for, and
+/// Services (a published Service's load-balancer address).
+fn keeps_status(kind: Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::Namespace | Kind::Secret | Kind::EndpointSlice | Kind::ReferenceGrant
+    )
 }
 
 /// Decodes an object a watch of `kind` received: its key and entry.
@@ -66,10 +83,15 @@ pub(crate) fn decode(kind: Kind, object: DynamicObject) -> (ObjectKey, Entry) {
     let origin = Origin::api(key.clone());
     let resource_version = metadata.resource_version.clone().unwrap_or_default();
     let generation = metadata.generation;
+    let uid = metadata.uid.clone();
     let mut value = match data {
         serde_json::Value::Object(map) => map,
         _ => serde_json::Map::new(),
     };
+    let status = value
+        .get("status")
+        .filter(|_| keeps_status(kind))
+        .map(|status| Arc::from(status.to_string()));
     let decoded = match serde_json::to_value(&metadata) {
         Ok(metadata) => {
             value.insert("metadata".into(), metadata);
@@ -95,6 +117,8 @@ pub(crate) fn decode(kind: Kind, object: DynamicObject) -> (ObjectKey, Entry) {
         generation,
         problem,
         warnings: decoded.warnings,
+        status,
+        uid,
     };
     (key, entry)
 }
@@ -113,6 +137,8 @@ pub(crate) struct Store {
     watches: HashMap<usize, WatchState>,
     /// How many watches there are (each must list before the store is complete).
     expected: usize,
+    /// The version each kind is served at (discovery); absent: not served when last looked.
+    versions: HashMap<Kind, String>,
 }
 
 impl Store {
@@ -120,6 +146,17 @@ impl Store {
     pub fn expect(&mut self, watches: usize) {
         self.expected = watches;
         self.watches.clear();
+    }
+
+    /// Records the versions the API server serves.
+    pub fn set_versions(&mut self, versions: &HashMap<Kind, String>) {
+        self.versions
+            .extend(versions.iter().map(|(k, v)| (*k, v.clone())));
+    }
+
+    /// The version `kind` is served at, if discovery found it.
+    pub fn version(&self, kind: Kind) -> Option<String> {
+        self.versions.get(&kind).cloned()
     }
 
     /// True once every watch has listed.

@@ -48,7 +48,11 @@ pub(crate) async fn run(task: Task) -> Result<(), KubeError> {
     let (mut specs, versions) = prepare(&task).await?;
     tracing::info!(cluster = %task.cluster, watches = specs.len(), "watching the API server");
     let cache = task.cache.clone().map(spawn_cache_writer);
-    lock(&task.store).expect(specs.len());
+    {
+        let mut store = lock(&task.store);
+        store.expect(specs.len());
+        store.set_versions(&versions);
+    }
     let mut events = stream::select_all(Vec::<WatchEvents>::new());
     // Kinds not served (their CRDs not installed) count as listed with no objects; discovery
     // runs again every REDISCOVER and starts their watches once they are served.
@@ -77,6 +81,7 @@ pub(crate) async fn run(task: Task) -> Result<(), KubeError> {
             }
             _ = rediscover.tick(), if !absent.is_empty() => {
                 let Ok(versions) = discover(&task.client).await else { continue };
+                lock(&task.store).set_versions(&versions);
                 absent.retain(|&id| {
                     let kind = specs[id].scope.kind;
                     let Some(version) = versions.get(&kind) else { return true };

@@ -4,6 +4,7 @@ mod admin;
 mod demo;
 mod dns;
 mod invocation;
+mod kube_status;
 mod lb;
 mod logging;
 mod metrics;
@@ -41,11 +42,11 @@ struct Cli {
 enum Command {
     /// Serve Gateway API resources read from YAML files (`-f`) or a Kubernetes API server
     /// (`--kubernetes`), applying changes live.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Check YAML files and print every problem with file, line, object and field.
     Validate(validate::ValidateArgs),
     /// Start a self-contained example: a gateway, two example apps, routes to try.
-    Demo(demo::DemoArgs),
+    Demo(Box<demo::DemoArgs>),
     /// Show a running torii's load balancers, pools and origin health (from its admin API).
     Status(status::StatusArgs),
     /// Show and drive progressive rollouts of a running torii (status, pause, resume,
@@ -217,9 +218,9 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::main(args),
+        Command::Serve(args) => serve::main(*args),
         Command::Validate(args) => validate::main(args),
-        Command::Demo(args) => demo::main(args),
+        Command::Demo(args) => demo::main(*args),
         Command::Status(args) => status::main(args),
         Command::Rollout(args) => migrate_cli::rollout(args),
         Command::Diff(args) => migrate_cli::diff(args),

@@ -304,6 +304,43 @@ impl RolloutController {
         }
     }
 
+    /// Every rollout's state as `Rollout.status` fields for Kubernetes mode's status writer:
+    /// phase, step, weight, mirroring and the last transition's reason (what `--state-dir`
+    /// holds in file mode; a later change may make the status the durable copy).
+    pub fn status_fields(&self) -> Vec<(MigrationId, serde_json::Map<String, Value>)> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .map(|(id, entry)| {
+                let state = &entry.state;
+                let control = &entry.runtime.control;
+                let last = state.history().last();
+                let phase = match state.phase() {
+                    Phase::Progressing { .. } => "Progressing",
+                    Phase::Paused { .. } => "Paused",
+                    Phase::Completed { .. } => "Completed",
+                    Phase::RolledBack { .. } => "RolledBack",
+                    Phase::Aborted { .. } => "Aborted",
+                };
+                let step = state
+                    .active_step()
+                    .map(|s| s.index)
+                    .or_else(|| last.and_then(|t| t.to_step.or(t.from_step)));
+                let mut fields = serde_json::Map::new();
+                fields.insert("phase".into(), json!(phase));
+                if let Some(step) = step {
+                    fields.insert("step".into(), json!(step));
+                }
+                fields.insert("weight".into(), json!(control.weight()));
+                fields.insert("mirroring".into(), json!(control.mirroring()));
+                if let Some(last) = last {
+                    fields.insert("reason".into(), json!(last.reason));
+                }
+                (id.clone(), fields)
+            })
+            .collect()
+    }
+
     /// Every rollout's state, for `/api/v1/rollouts` and `torii rollout status`.
     pub fn status(&self) -> Value {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());

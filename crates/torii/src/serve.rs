@@ -13,6 +13,9 @@ use torii_proxy::{LoadBalancing, Proxy, ProxyMetrics, ProxyOptions};
 use torii_resources::LoadReport;
 use torii_translate::{translate, TranslateOptions};
 
+/// How long a stopping replica tries to hand its Lease over.
+const LEASE_RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Arguments of `torii serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -62,6 +65,8 @@ pub struct Controller {
     pub dns: Option<(torii_dns::DnsHandle, Vec<String>)>,
     /// Rollout state, gates and commands.
     pub rollouts: Arc<crate::rollout::RolloutController>,
+    /// Kubernetes mode: the status writer (it writes only while this replica leads).
+    pub status: Option<torii_kube_status::StatusWriter>,
 }
 
 impl Controller {
@@ -112,6 +117,9 @@ impl Controller {
         }
         for (address, error) in &applied.bind_errors {
             tracing::error!(%address, %error, "cannot bind listener");
+        }
+        if let Some(writer) = &self.status {
+            writer.set_report(Arc::new(translation.status.clone()));
         }
         self.admin.set_status(summary::status(
             &translation.status,
@@ -255,7 +263,8 @@ pub async fn run(
         notifications.clone(),
         &run.state_dir,
     ));
-    let controller = Controller {
+    let mut controller = Controller {
+        status: None,
         proxy: proxy.clone(),
         admin: admin.clone(),
         notifications,
@@ -290,13 +299,33 @@ pub async fn run(
         started = source.start() => started,
         _ = shutdown_signal() => return ExitCode::SUCCESS,
     };
-    let (initial, mut changes) = match started {
+    let crate::source::Started {
+        first: initial,
+        mut changes,
+        kube,
+    } = match started {
         Ok(started) => started,
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "cannot start");
             return ExitCode::from(1);
         }
     };
+    // Kubernetes mode: every replica serves; the holder of the Lease writes status.
+    let leadership = kube.map(|(stores, writes)| {
+        let (namespace, name) = &writes.lease;
+        let options =
+            torii_kube_status::LeaseOptions::new(namespace, name, torii_kube_status::identity());
+        let leadership = torii_kube_status::Leadership::start(stores.client().clone(), options);
+        let mut writer_options =
+            torii_kube_status::WriterOptions::new(&controller.options.controller_name);
+        writer_options.publish_service = writes.publish_service.clone();
+        controller.status = Some(torii_kube_status::StatusWriter::spawn(
+            stores,
+            leadership.subscribe(),
+            writer_options,
+        ));
+        leadership
+    });
     let mut last_good = initial.clone();
     match controller.apply(initial).await {
         Ok(applied) if !applied.bind_errors.is_empty() => return ExitCode::from(1),
@@ -328,7 +357,12 @@ pub async fn run(
         // Every apply races the shutdown signal: a slow one never holds the process.
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = rollout_tick.tick() => controller.rollouts.tick(),
+            _ = rollout_tick.tick() => {
+                controller.rollouts.tick();
+                if let Some(writer) = &controller.status {
+                    writer.set_runtime(crate::kube_status::runtime(&controller.proxy, &controller.rollouts));
+                }
+            }
             Some(()) = renamed.recv() => {
                 // Origin names that now resolve elsewhere: the same resources again.
                 tokio::select! {
@@ -359,6 +393,10 @@ pub async fn run(
         }
     }
     admin.set_ready(false);
+    if let Some(leadership) = leadership {
+        // Another replica writes status from now on, without waiting for the lease to expire.
+        leadership.release(LEASE_RELEASE_TIMEOUT).await;
+    }
     tracing::info!(timeout = ?run.drain_timeout, "draining");
     let left = controller.proxy.shutdown(run.drain_timeout).await;
     if left > 0 {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 use torii_resources::LoadReport;
 use torii_source_file::FileSource;
-use torii_source_kube::{KubeOptions, KubeSource};
+use torii_source_kube::{KubeOptions, KubeSource, Stores};
 
 /// The source options of `torii serve`.
 #[derive(Debug, clap::Args)]
@@ -54,6 +54,36 @@ pub struct SourceArgs {
     /// grants Secrets per namespace (the chart's `rbac.secretNamespaces`).
     #[arg(long = "secret-namespace", requires = "kubernetes", value_parser = parse_namespace)]
     pub secret_namespaces: Vec<String>,
+    /// The `coordination.k8s.io` Lease replicas elect their leader with (Kubernetes mode):
+    /// every replica serves, only the leader writes status.
+    #[arg(long, env = "TORII_LEASE_NAME", default_value = "torii-leader")]
+    pub lease_name: String,
+    /// The Lease's namespace (default: the pod's, from `POD_NAMESPACE`, else `default`).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default", value_parser = parse_namespace)]
+    pub lease_namespace: String,
+    /// A Service `NAMESPACE/NAME` whose load-balancer addresses Gateways report in
+    /// `status.addresses` (Kubernetes mode; default: the addresses each Gateway binds).
+    #[arg(long, env = "TORII_PUBLISH_SERVICE", value_parser = parse_service)]
+    pub publish_service: Option<(String, String)>,
+}
+
+/// `NAMESPACE/NAME` of a Service.
+fn parse_service(text: &str) -> Result<(String, String), String> {
+    let (namespace, name) = text
+        .split_once('/')
+        .ok_or_else(|| format!("invalid Service {text:?}: expected NAMESPACE/NAME"))?;
+    let namespace = parse_namespace(namespace)?;
+    let name = parse_namespace(name).map_err(|_| format!("invalid Service name {name:?}"))?;
+    Ok((namespace, name))
+}
+
+/// What Kubernetes mode writes: leader election and status.
+#[derive(Debug, Clone)]
+pub struct KubeWrites {
+    /// The Lease's namespace and name.
+    pub lease: (String, String),
+    /// `--publish-service`.
+    pub publish_service: Option<(String, String)>,
 }
 
 /// A namespace name: a DNS-1123 label.
@@ -77,15 +107,29 @@ fn parse_namespace(text: &str) -> Result<String, String> {
 pub enum Source {
     /// YAML files and directories, watched.
     Files(FileSource),
-    /// A Kubernetes API server, watched.
-    Kubernetes(KubeOptions),
+    /// A Kubernetes API server, watched; status written back by the leader.
+    Kubernetes(Box<(KubeOptions, KubeWrites)>),
+}
+
+/// A started source.
+pub struct Started {
+    /// The first report to apply.
+    pub first: LoadReport,
+    /// Every later change.
+    pub changes: mpsc::Receiver<LoadReport>,
+    /// Kubernetes mode: the watched objects (for the status writer) and what to write.
+    pub kube: Option<(Stores, KubeWrites)>,
 }
 
 impl Source {
     /// The source the options ask for.
     pub fn from_args(args: SourceArgs) -> Source {
         if args.kubernetes {
-            Source::Kubernetes(KubeOptions {
+            let writes = KubeWrites {
+                lease: (args.lease_namespace, args.lease_name),
+                publish_service: args.publish_service,
+            };
+            let options = KubeOptions {
                 kubeconfig: args.kubeconfig,
                 context: args.context,
                 namespaces: args.namespaces,
@@ -93,7 +137,8 @@ impl Source {
                 secret_selector: args.secret_selector,
                 secret_namespaces: args.secret_namespaces,
                 ..KubeOptions::default()
-            })
+            };
+            Source::Kubernetes(Box::new((options, writes)))
         } else {
             Source::Files(FileSource::new(args.paths))
         }
@@ -103,7 +148,7 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Files(files) => format!("{:?}", files.paths()),
-            Source::Kubernetes(options) => match &options.kubeconfig {
+            Source::Kubernetes(kube) => match &kube.0.kubeconfig {
                 Some(path) => format!("the API server of kubeconfig {}", path.display()),
                 None => "the Kubernetes API server".to_owned(),
             },
@@ -112,10 +157,20 @@ impl Source {
 
     /// Starts the source: the first report to apply, and the reports of every later change.
     /// Watching starts before the first read, so no change made meanwhile is missed.
-    pub async fn start(self) -> anyhow::Result<(LoadReport, mpsc::Receiver<LoadReport>)> {
+    pub async fn start(self) -> anyhow::Result<Started> {
         match self {
-            Source::Files(files) => files.load_and_watch().context("cannot watch config files"),
-            Source::Kubernetes(options) => {
+            Source::Files(files) => {
+                let (first, changes) = files
+                    .load_and_watch()
+                    .context("cannot watch config files")?;
+                Ok(Started {
+                    first,
+                    changes,
+                    kube: None,
+                })
+            }
+            Source::Kubernetes(kube) => {
+                let (options, writes) = *kube;
                 let namespaces = options.namespaces.clone();
                 let source = KubeSource::new(options).await?;
                 tracing::info!(
@@ -124,7 +179,11 @@ impl Source {
                     "Kubernetes mode: reading resources from the API server"
                 );
                 let started = source.start().await?;
-                Ok((started.first, started.reports))
+                Ok(Started {
+                    first: started.first,
+                    changes: started.reports,
+                    kube: Some((started.stores, writes)),
+                })
             }
         }
     }

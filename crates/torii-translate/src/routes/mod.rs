@@ -258,7 +258,7 @@ impl<'a> Routes<'a> {
         );
         let mut attached = HashSet::new();
         let mut statuses = Vec::new();
-        for (parent, selection) in parents.iter().zip(selections) {
+        for (index, (parent, selection)) in parents.iter().zip(selections).enumerate() {
             let accepted = match (selection, &route) {
                 (Selection::NotOurs, _) => continue,
                 (Selection::Rejected(problem), _) => problem.condition(ACCEPTED, generation),
@@ -276,6 +276,7 @@ impl<'a> Routes<'a> {
             };
             statuses.push(RouteParentStatus {
                 parent_ref: describe_parent(parent, &id.namespace),
+                index,
                 conditions: vec![accepted, resolved.clone()],
             });
         }

@@ -15,6 +15,7 @@ mod cache;
 mod env;
 mod outage;
 mod rbac;
+mod status;
 mod traffic;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -1,6 +1,7 @@
 //! Least privilege: with a ServiceAccount whose ClusterRole lacks a permission torii needs,
 //! `torii serve --kubernetes` fails at start (exit 1) naming the identity and each missing
-//! verb and resource; with exactly `list` and `watch` on what it reads, it serves.
+//! verb and resource; with exactly `list` and `watch` on what it reads, it serves (and,
+//! without Lease permissions, says once that it cannot take part in leader election).
 
 use crate::env::{self, KubeEnv};
 use crate::support::{free_port, loopback, Torii};
@@ -84,6 +85,21 @@ async fn a_missing_permission_stops_the_start_with_a_clear_message() {
 
     // With exactly list and watch on what torii reads, the same identity serves.
     kube.apply(&role(true));
-    let _torii = Torii::start_kube(ip, &kubeconfig, &[]).await;
+    let torii = Torii::start_kube(ip, &kubeconfig, &[]).await;
+    wait_answer(http, "/a", "a").await;
+
+    // The role has no Leases: the replica serves but never leads, and says so once.
+    const FORBIDDEN: &str = "leader election is forbidden";
+    assert!(
+        torii.wait_stderr(FORBIDDEN, Duration::from_secs(10)).await,
+        "the missing Lease permission is reported:\n{}",
+        torii.stderr()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        torii.stderr().matches(FORBIDDEN).count(),
+        1,
+        "reported once"
+    );
     wait_answer(http, "/a", "a").await;
 }

@@ -130,13 +130,18 @@ impl Torii {
         } else {
             bind
         };
+        // `--default-address` in `args` replaces the default one.
+        let default_address = if args.contains(&"--default-address") {
+            &[][..]
+        } else {
+            &["--default-address", "127.0.0.1"][..]
+        };
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(source)
             .arg("--admin")
             .arg(bind.to_string())
-            .arg("--default-address")
-            .arg("127.0.0.1")
+            .args(default_address)
             .arg("--threads")
             .arg("2")
             .args(args)
