@@ -78,7 +78,9 @@ impl StatusWriter {
         let (report, report_rx) = watch::channel(None);
         let (runtime, runtime_rx) = watch::channel(Arc::new(RuntimeStatus::new()));
         let writes = Arc::new(AtomicU64::new(0));
+        let status_changes = stores.status_changes();
         let task = Task {
+            status_changes,
             stores,
             options,
             leader,
@@ -141,6 +143,8 @@ struct Task {
     leader: watch::Receiver<bool>,
     report: watch::Receiver<Option<Arc<StatusReport>>>,
     runtime: watch::Receiver<Arc<RuntimeStatus>>,
+    /// Bumped when a watched object changed only in status.
+    status_changes: watch::Receiver<u64>,
     written: HashMap<ObjectKey, Written>,
     last_write: HashMap<ObjectKey, Instant>,
     forbidden: HashSet<&'static str>,
@@ -192,6 +196,9 @@ impl Task {
             tokio::select! {
                 changed = self.report.changed() => if changed.is_err() { return },
                 changed = self.runtime.changed() => if changed.is_err() { return },
+                // Someone changed a status (another controller, a person, torii's own write
+                // coming back): compare again, restoring torii's entries if they were lost.
+                changed = self.status_changes.changed() => if changed.is_err() { return },
                 changed = self.leader.changed() => if changed.is_err() { return },
                 _ = sleep => {}
             }

@@ -291,6 +291,12 @@ impl Stores {
         self.read().is_complete()
     }
 
+    /// Changes each time a watched object changes only in its status (someone else's status
+    /// write, or torii's own): a status writer looks again, nothing is translated.
+    pub fn status_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.read().status_changes()
+    }
+
     /// The object with this key, if watched.
     pub fn get(&self, key: &ObjectKey) -> Option<StoredObject> {
         self.read().get(key)

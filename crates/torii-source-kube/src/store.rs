@@ -37,7 +37,26 @@ pub(crate) struct Entry {
     uid: Option<String>,
 }
 
+/// What a new version of an object changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Nothing: the version already stored.
+    None,
+    /// Only its status (or resourceVersion): nothing to translate again.
+    Status,
+    /// What translation reads (or the object is new).
+    Spec,
+}
+
 impl Entry {
+    /// Whether `other` reads the same as this entry (the same object, problem and warnings).
+    fn same_spec(&self, other: &Entry) -> bool {
+        self.problem.is_none()
+            && other.problem.is_none()
+            && self.warnings == other.warnings
+            && self.object.as_ref().map(|l| &l.object) == other.object.as_ref().map(|l| &l.object)
+    }
+
     /// The entry for a new version, keeping `previous`'s object if this one cannot be read.
     fn succeeding(mut self, previous: Option<&Entry>) -> Entry {
         if self.object.is_none() {
@@ -92,6 +111,12 @@ pub(crate) fn decode(kind: Kind, object: DynamicObject) -> (ObjectKey, Entry) {
         .get("status")
         .filter(|_| keeps_status(kind))
         .map(|status| Arc::from(status.to_string()));
+    // What translation reads leaves out what every status write changes (the status itself
+    // and the resourceVersion), so a status write (torii's own included) is not taken for a
+    // change to translate again; a status writer learns of it from `status_changes` (a
+    // published Service's load-balancer address, for one).
+    value.remove("status");
+    metadata.resource_version = None;
     let decoded = match serde_json::to_value(&metadata) {
         Ok(metadata) => {
             value.insert("metadata".into(), metadata);
@@ -139,6 +164,8 @@ pub(crate) struct Store {
     expected: usize,
     /// The version each kind is served at (discovery); absent: not served when last looked.
     versions: HashMap<Kind, String>,
+    /// Bumped for each version that changed only in status.
+    status_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Store {
@@ -197,7 +224,7 @@ impl Store {
             .retain(|key, _| !scope.contains(key) || listed.contains_key(key));
         changed |= self.entries.len() != before;
         for (key, entry) in listed {
-            changed |= self.apply(key, entry);
+            changed |= self.apply(key, entry) == Change::Spec;
         }
         changed
     }
@@ -208,15 +235,27 @@ impl Store {
         self.watches.entry(id).or_default().listed = true;
     }
 
-    /// An object was added or changed. True when it is new or at a new version.
-    pub fn apply(&mut self, key: ObjectKey, entry: Entry) -> bool {
+    /// An object was added or changed: what changed (a new version whose only difference is
+    /// its status is [`Change::Status`]: stored, not translated again).
+    pub fn apply(&mut self, key: ObjectKey, entry: Entry) -> Change {
         let previous = self.entries.get(&key);
-        if previous.is_some_and(|p| p.resource_version == entry.resource_version) {
-            return false;
-        }
+        let change = match previous {
+            None => Change::Spec,
+            Some(p) if p.resource_version == entry.resource_version => return Change::None,
+            Some(p) if p.same_spec(&entry) => Change::Status,
+            Some(_) => Change::Spec,
+        };
         let entry = entry.succeeding(previous);
         self.entries.insert(key, entry);
-        true
+        if change == Change::Status {
+            self.status_changes.send_modify(|n| *n += 1);
+        }
+        change
+    }
+
+    /// Counts versions that changed only in status (for a status writer to look again).
+    pub fn status_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.status_changes.subscribe()
     }
 
     /// An object was deleted. True when it was stored.
@@ -315,6 +354,58 @@ mod tests {
     }
 
     #[test]
+    fn a_version_that_changes_only_status_is_not_translated_again() {
+        let mut store = Store::default();
+        let statuses = store.status_changes();
+        let versions = |rv: &str, port: serde_json::Value, parents: serde_json::Value| {
+            let mut object = route("a", rv, port);
+            object.data["status"] = json!({ "parents": parents });
+            decode(Kind::HttpRoute, object)
+        };
+        let (key, entry) = versions("1", json!(80), json!([]));
+        assert_eq!(store.apply(key, entry), Change::Spec, "new");
+        let (key, entry) = versions("1", json!(80), json!([]));
+        assert_eq!(store.apply(key, entry), Change::None, "the same version");
+        assert!(!statuses.has_changed().unwrap());
+        // A status write (torii's, another controller's): stored for the writer, counted,
+        // nothing to translate.
+        let parent =
+            json!([{"parentRef": {"name": "gw"}, "controllerName": "x/y", "conditions": []}]);
+        let (key, entry) = versions("2", json!(80), parent.clone());
+        assert_eq!(store.apply(key.clone(), entry), Change::Status);
+        assert!(statuses.has_changed().unwrap());
+        let stored = store.get(&key).expect("stored");
+        assert_eq!(stored.resource_version, "2");
+        assert!(stored.status.expect("status kept").contains("x/y"));
+        // A spec change is one, whatever the status does.
+        let (key, entry) = versions("3", json!(81), parent);
+        assert_eq!(store.apply(key, entry), Change::Spec);
+    }
+
+    #[test]
+    fn a_services_new_address_reaches_the_status_writer() {
+        let service = |rv: &str, ip: &str| {
+            let object: DynamicObject = serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "lb", "namespace": "edge", "resourceVersion": rv},
+                "spec": {"ports": [{"port": 80}]},
+                "status": {"loadBalancer": {"ingress": [{"ip": ip}]}},
+            }))
+            .expect("a valid dynamic object");
+            decode(Kind::Service, object)
+        };
+        let mut store = Store::default();
+        let statuses = store.status_changes();
+        let (key, entry) = service("1", "192.0.2.1");
+        store.apply(key, entry);
+        let (key, entry) = service("2", "192.0.2.2");
+        assert_eq!(store.apply(key.clone(), entry), Change::Status);
+        assert!(statuses.has_changed().unwrap());
+        let status = store.get(&key).and_then(|s| s.status).expect("status kept");
+        assert!(status.contains("192.0.2.2"), "{status}");
+    }
+
+    #[test]
     fn lists_replace_a_scope_only_when_complete() {
         let mut store = Store::default();
         store.expect(1);
@@ -359,13 +450,14 @@ mod tests {
         store.expect(1);
         store.absent(0);
         let (key, entry) = decode(Kind::HttpRoute, route("a", "1", json!(80)));
-        assert!(store.apply(key.clone(), entry.clone()));
-        assert!(
-            !store.apply(key.clone(), entry),
+        assert_eq!(store.apply(key.clone(), entry.clone()), Change::Spec);
+        assert_eq!(
+            store.apply(key.clone(), entry),
+            Change::None,
             "same resourceVersion: no change"
         );
         let (key, bad) = decode(Kind::HttpRoute, route("a", "2", json!("eighty")));
-        assert!(store.apply(key.clone(), bad));
+        assert_eq!(store.apply(key.clone(), bad), Change::Spec);
         let report = store.report();
         assert_eq!(names(&report), ["a"]);
         let port = &report.set.http_routes[0]

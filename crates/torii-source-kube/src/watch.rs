@@ -208,7 +208,7 @@ fn handle(
         }
         Ok(Event::Apply(object)) => {
             let (key, entry) = store::decode(kind, object);
-            lock(store).apply(key, entry)
+            lock(store).apply(key, entry) == store::Change::Spec
         }
         Ok(Event::Delete(object)) => {
             let key = torii_resources::object_key(kind.name(), &object.metadata);
