@@ -10,6 +10,9 @@ use crate::wire::*;
 macro_rules! objects {
     ($($variant:ident($ty:ty) => $field:ident),* $(,)?) => {
         /// One object of any kind torii reads.
+        // Objects sit in a store (one per API object) and are rarely moved: unboxed variants
+        // of somewhat different sizes (a Rollout's status is the largest) cost nothing here.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq)]
         pub enum Object {
             $(

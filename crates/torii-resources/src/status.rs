@@ -194,6 +194,21 @@ pub struct RolloutStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub history: Vec<RolloutTransitionStatus>,
+    /// Kubernetes mode: the rollout's whole durable state as torii keeps it (its state file's
+    /// JSON without per-process counters), written by the leader after every transition and
+    /// read back after a restart or a change of leader. torii's own format, versioned by its
+    /// `version` field: not for editing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "opaque_object")]
+    pub state: Option<serde_json::Value>,
+}
+
+/// A JSON object the API server stores as given (torii's own versioned format).
+fn opaque_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true
+    })
 }
 
 /// One transition of a rollout.

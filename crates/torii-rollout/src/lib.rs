@@ -15,7 +15,8 @@
 //! - [`RolloutState`] — where a rollout is ([`Phase`]); [`RolloutState::current_weight`] and
 //!   [`RolloutState::mirroring`] say what to apply; [`RolloutState::evaluate`] runs the gates;
 //!   commands return a [`Transition`] (for notifications) or a [`CommandError`].
-//! - [`StateStore`] — one JSON file per [`RolloutName`], written atomically.
+//! - [`StateStore`] — one JSON file per [`RolloutName`], written atomically; or, in
+//!   Kubernetes mode, [`RolloutState::to_durable`] in the `Rollout`'s status.
 //!
 //! **Gates.** Each step has a window: the counters since the step started (its [`Baseline`]).
 //! A gate *passes* or *fails* only with its minimum sample (`min_requests` candidate requests,
@@ -39,6 +40,7 @@
 
 mod commands;
 mod config;
+mod durable;
 mod evaluate;
 mod plan;
 mod state;
@@ -46,6 +48,7 @@ mod stats;
 mod store;
 
 pub use commands::{Command, CommandError};
+pub use durable::DurableError;
 pub use plan::{Analysis, InvalidPlan, RolloutPlan, Step};
 pub use state::{
     ActiveStep, Baseline, PauseCause, Phase, RolloutState, Sample, Transition, TransitionKind,

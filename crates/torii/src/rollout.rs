@@ -2,7 +2,7 @@
 //!
 //! [`RolloutController`] owns the state of every `Rollout` ([`torii_rollout::RolloutState`]):
 //! after each config apply it adopts new rollouts (resuming saved state from the state
-//! directory, never from the start), every second it runs the gates of the rollouts that are
+//! directory, or in Kubernetes mode from the `Rollout`'s `status.state`, never from the start), every second it runs the gates of the rollouts that are
 //! due, and it carries out people's commands. Every transition is saved (atomically) before a
 //! weight goes up and after it goes down, applied to the proxy's [`RolloutControl`], logged,
 //! and sent to the rollout's notification targets.
@@ -40,7 +40,22 @@ struct Entry {
     next_evaluation_ms: u64,
 }
 
-/// Runs the gates and commands of every rollout and keeps their state on disk.
+/// Reads the `status.state` of a `Rollout` as the watch last saw it.
+pub type ReadStatusState = Box<dyn Fn(&MigrationId) -> Option<Value> + Send + Sync>;
+
+/// Kubernetes mode: where rollout state lives (each `Rollout`'s `status.state`) and whether
+/// this replica drives rollouts (it holds the Lease).
+pub struct StatusState {
+    /// The `status.state` of a `Rollout` as the watch last saw it, if it has one.
+    pub read: ReadStatusState,
+    /// `true` while this replica holds the Lease (and its status writer writes).
+    pub leader: tokio::sync::watch::Receiver<bool>,
+    /// The Lease, `namespace/name`, named when a follower refuses a command.
+    pub lease: String,
+}
+
+/// Runs the gates and commands of every rollout and keeps their state on disk (file mode) or
+/// in each `Rollout`'s status (Kubernetes mode, see [`RolloutController::use_status`]).
 pub struct RolloutController {
     migrations: Arc<Migrations>,
     notifications: Arc<Notifications>,
@@ -50,6 +65,10 @@ pub struct RolloutController {
     /// Why the state directory cannot be used (rollouts then hold all traffic on stable).
     store_error: Mutex<Option<String>>,
     entries: Mutex<BTreeMap<MigrationId, Entry>>,
+    /// Kubernetes mode: state in the status, driven by the Lease holder only.
+    kube: std::sync::OnceLock<StatusState>,
+    /// Whether this replica led at the last tick (a follower that becomes leader takes over).
+    led: std::sync::atomic::AtomicBool,
 }
 
 fn now_ms() -> u64 {
@@ -95,7 +114,26 @@ impl RolloutController {
             store: std::sync::OnceLock::new(),
             store_error: Mutex::new(None),
             entries: Mutex::new(BTreeMap::new()),
+            kube: std::sync::OnceLock::new(),
+            led: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Kubernetes mode, set before the first [`Self::sync`]: each rollout's state is read from
+    /// and written to its `Rollout`'s `status.state` (the status writer writes what
+    /// [`Self::status_fields`] returns), the state directory is never used, and only the
+    /// Lease holder runs gates and commands. A follower applies the phase and weight it reads
+    /// from the status at every tick, so every replica splits traffic the same way, and
+    /// refuses commands (409, naming the Lease).
+    pub fn use_status(&self, state: StatusState) {
+        if self.kube.set(state).is_err() {
+            tracing::warn!("rollout status store set twice; the first is kept");
+        }
+    }
+
+    /// Kubernetes mode and not the Lease holder.
+    fn follower(&self) -> Option<&StatusState> {
+        self.kube.get().filter(|kube| !*kube.leader.borrow())
     }
 
     /// The state store, opened now if it was not yet; `None` (with the reason kept) when the
@@ -130,7 +168,7 @@ impl RolloutController {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let runtimes = self.migrations.rollouts();
         entries.retain(|id, _| runtimes.iter().any(|r| &r.config.id == id));
-        if !runtimes.is_empty() && self.store().is_none() {
+        if !runtimes.is_empty() && self.kube.get().is_none() && self.store().is_none() {
             for runtime in &runtimes {
                 runtime.control.set(0, false, 0);
             }
@@ -201,16 +239,35 @@ impl RolloutController {
     }
 
     fn load(&self, id: &MigrationId) -> anyhow::Result<Option<RolloutState>> {
+        if let Some(kube) = self.kube.get() {
+            return Ok((kube.read)(id)
+                .map(|state| RolloutState::from_durable(&state))
+                .transpose()?);
+        }
         let (Some(store), Some(name)) = (self.store.get(), rollout_name(id)) else {
             return Ok(None);
         };
         Ok(store.load(&name)?)
     }
 
-    /// Runs the gates of every rollout whose interval has passed.
+    /// Runs the gates of every rollout whose interval has passed. In Kubernetes mode a
+    /// follower instead applies the state the status holds, and a replica that just became
+    /// the leader takes over from it.
     pub fn tick(&self) {
         let now = now_ms();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(kube) = self.kube.get() {
+            let leader = *kube.leader.borrow();
+            let led = self.led.swap(leader, std::sync::atomic::Ordering::Relaxed);
+            if !leader || !led {
+                for (id, entry) in entries.iter_mut() {
+                    self.follow(kube, id, entry, now, leader);
+                }
+            }
+            if !leader {
+                return;
+            }
+        }
         for (id, entry) in entries.iter_mut() {
             if now < entry.next_evaluation_ms {
                 continue;
@@ -228,6 +285,40 @@ impl RolloutController {
         }
     }
 
+    /// Adopts the state `id`'s status holds (a follower, or the new leader taking over with
+    /// `take_over`: the step's window restarts from this replica's counters now).
+    fn follow(
+        &self,
+        kube: &StatusState,
+        id: &MigrationId,
+        entry: &mut Entry,
+        now: u64,
+        take_over: bool,
+    ) {
+        match (kube.read)(id).map(|state| RolloutState::from_durable(&state)) {
+            Some(Ok(state)) => entry.state = state,
+            Some(Err(error)) => {
+                tracing::warn!(rollout = %id, %error, "rollout status state unreadable; keeping the last one");
+            }
+            None => {}
+        }
+        let mut transitions = Vec::new();
+        if take_over {
+            entry.state.take_over(now, baseline(&entry.runtime));
+            entry.next_evaluation_ms = now + entry.plan.analysis().interval.as_millis() as u64;
+            tracing::info!(rollout = %id, phase = %entry.state.phase(), "leader: driving the rollout from its status");
+        }
+        // The leader restarts a rollout whose plan changed; a follower does the same locally
+        // until the leader's status says so.
+        if let Some(t) = entry
+            .state
+            .reconcile_plan(&entry.plan, now, baseline(&entry.runtime))
+        {
+            transitions.push(t);
+        }
+        self.commit(id, entry, transitions);
+    }
+
     /// Carries out a person's command on rollout `id`.
     pub fn command(
         &self,
@@ -238,6 +329,9 @@ impl RolloutController {
         let now = now_ms();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get_mut(id).ok_or(CommandFailure::NotFound)?;
+        if let Some(kube) = self.follower() {
+            return Err(CommandFailure::NotLeader(kube.lease.clone()));
+        }
         let base = baseline(&entry.runtime);
         let state = &mut entry.state;
         let done = match action {
@@ -275,6 +369,10 @@ impl RolloutController {
         if !lowering {
             control.set(weight, mirroring, step);
         }
+        if self.follower().is_some() {
+            // The leader announces; a follower only mirrors its state.
+            return;
+        }
         for transition in transitions {
             tracing::info!(
                 rollout = %id,
@@ -305,8 +403,8 @@ impl RolloutController {
     }
 
     /// Every rollout's state as `Rollout.status` fields for Kubernetes mode's status writer:
-    /// phase, step, weight, mirroring and the last transition's reason (what `--state-dir`
-    /// holds in file mode; a later change may make the status the durable copy).
+    /// phase, step, weight, mirroring, the last transition's reason, and `state`, the durable
+    /// state (what `--state-dir` holds in file mode).
     pub fn status_fields(&self) -> Vec<(MigrationId, serde_json::Map<String, Value>)> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
@@ -336,6 +434,9 @@ impl RolloutController {
                 if let Some(last) = last {
                     fields.insert("reason".into(), json!(last.reason));
                 }
+                // The durable copy: the writer replaces the status with these fields, so it is
+                // always there (it changes only on transitions).
+                fields.insert("state".into(), state.to_durable());
                 (id.clone(), fields)
             })
             .collect()
@@ -350,11 +451,19 @@ impl RolloutController {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        json!({
-            "rollouts": rollouts,
-            "stateDir": self.state_dir.display().to_string(),
-            "stateDirError": error,
-        })
+        match self.kube.get() {
+            Some(kube) => json!({
+                "rollouts": rollouts,
+                "stateStore": "Rollout status",
+                "leader": *kube.leader.borrow(),
+                "lease": kube.lease,
+            }),
+            None => json!({
+                "rollouts": rollouts,
+                "stateDir": self.state_dir.display().to_string(),
+                "stateDirError": error,
+            }),
+        }
     }
 }
 
@@ -408,6 +517,9 @@ pub enum CommandFailure {
     UnknownAction(String),
     /// The rollout's phase does not allow it.
     Refused(String),
+    /// Kubernetes mode: this replica does not hold the Lease (`namespace/name`); only the
+    /// leader changes rollouts.
+    NotLeader(String),
 }
 
 #[derive(serde::Deserialize)]
@@ -461,6 +573,10 @@ async fn rollout_command(
             ),
         ),
         Err(CommandFailure::Refused(why)) => error(StatusCode::CONFLICT, why),
+        Err(CommandFailure::NotLeader(lease)) => error(
+            StatusCode::CONFLICT,
+            format!("this replica does not hold the Lease {lease}; send rollout commands to the replica that does (its holderIdentity)"),
+        ),
     }
 }
 

@@ -319,6 +319,22 @@ pub async fn run(
         let mut writer_options =
             torii_kube_status::WriterOptions::new(&controller.options.controller_name);
         writer_options.publish_service = writes.publish_service.clone();
+        // Rollout state lives in each Rollout's status; only the Lease holder drives it.
+        let read_stores = stores.clone();
+        controller.rollouts.use_status(crate::rollout::StatusState {
+            read: Box::new(move |id| {
+                let key = torii_resources::ObjectKey {
+                    kind: "Rollout".to_owned(),
+                    namespace: id.namespace.to_string(),
+                    name: id.name.to_string(),
+                };
+                let status = read_stores.get(&key)?.status?;
+                let mut status: serde_json::Value = serde_json::from_str(&status).ok()?;
+                Some(status.get_mut("state")?.take())
+            }),
+            leader: leadership.subscribe(),
+            lease: format!("{namespace}/{name}"),
+        });
         controller.status = Some(torii_kube_status::StatusWriter::spawn(
             stores,
             leadership.subscribe(),
