@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Kubernetes mode at scale, against a real kube-apiserver and etcd (scripts/kube-env): 10,000
-# HTTPRoutes created through the API, time from the last create until all serve traffic,
+# HTTPRoutes created through the API, time from the last create until all serve traffic and
+# until all are Accepted in their status (and the status writes it took, from the apiserver),
 # torii's RSS, and the p99 of one route edit reaching traffic with 10,000 routes present
 # (100 edits). The measuring is done by bench/kube/routes.py (its docstring says how).
 #

@@ -51,6 +51,16 @@ class Api:
         self.context.load_cert_chain(f"{kube_dir}/pki/admin.crt", f"{kube_dir}/pki/admin.key")
         self.local = threading.local()
 
+    def request_text(self, method, path):
+        conn = http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=60)
+        conn.request(method, path)
+        response = conn.getresponse()
+        data = response.read().decode()
+        conn.close()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status}")
+        return data
+
     def request(self, method, path, body=None, content_type="application/json"):
         conn = getattr(self.local, "conn", None)
         if conn is None:
@@ -102,6 +112,34 @@ def rss_kib(pid, field="VmRSS"):
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
+
+
+def accepted_count(api):
+    """How many HTTPRoutes have Accepted=True from torii for the current generation."""
+    routes = api.request("GET", ROUTES_PATH)["items"]
+    count = 0
+    for r in routes:
+        generation = r["metadata"].get("generation")
+        for parent in (r.get("status") or {}).get("parents", []):
+            if parent.get("controllerName") != "torii.dev/gateway-controller":
+                continue
+            if any(c.get("type") == "Accepted" and c.get("status") == "True"
+                   and c.get("observedGeneration") == generation
+                   for c in parent.get("conditions", [])):
+                count += 1
+                break
+    return count
+
+
+def status_writes(api):
+    """Successful status PUTs the API server has served (its apiserver_request_total)."""
+    text = api.request_text("GET", "/metrics")
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{") and 'subresource="status"' in line \
+                and 'verb="PUT"' in line and 'code="200"' in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
 
 
 def percentile(values, p):
@@ -161,6 +199,23 @@ def main():
         sys.exit(f"{len(not_serving)} routes not serving, e.g. {not_serving[:5]}")
     log(f"all {ROUTES} routes serve (checked one by one)")
 
+    # Status: every route Accepted by torii (the leader's writer), and the writes it took.
+    accepted = 0
+    while time.monotonic() - last_create < LIMIT:
+        accepted = accepted_count(api)
+        if accepted == ROUTES:
+            break
+        time.sleep(0.5)
+    all_accepted = time.monotonic() - last_create
+    if accepted != ROUTES:
+        sys.exit(f"only {accepted} of {ROUTES} routes Accepted after {LIMIT} s")
+    time.sleep(5)
+    writes_settled = status_writes(api)
+    time.sleep(5)
+    writes_idle = status_writes(api) - writes_settled
+    log(f"all {ROUTES} routes Accepted {all_accepted:.1f} s after the last create; "
+        f"{writes_settled} status writes, {writes_idle} in 5 s with nothing changing")
+
     # 2. EDITS edits, one at a time.
     latencies = []
     for n in range(EDITS):
@@ -181,6 +236,9 @@ def main():
         "routes": ROUTES,
         "create_seconds": round(last_create - started, 1),
         "all_serving_after_last_create_s": round(all_serving, 2),
+        "all_accepted_after_last_create_s": round(all_accepted, 1),
+        "status_writes_after_creates": writes_settled,
+        "status_writes_idle_5s": writes_idle,
         "torii_rss_mib_after_creates": round(rss_after_creates / 1024, 1),
         "torii_rss_mib_end": round(rss_kib(torii_pid) / 1024, 1),
         "torii_peak_rss_mib": round(rss_kib(torii_pid, "VmHWM") / 1024, 1),
