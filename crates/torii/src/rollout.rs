@@ -329,8 +329,13 @@ impl RolloutController {
         let now = now_ms();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get_mut(id).ok_or(CommandFailure::NotFound)?;
-        if let Some(kube) = self.follower() {
-            return Err(CommandFailure::NotLeader(kube.lease.clone()));
+        // Only a leader that has taken over (at its first tick as leader, from the status)
+        // drives: a command taken before that would be overwritten by the takeover.
+        if let Some(kube) = self.kube.get() {
+            let leader = *kube.leader.borrow();
+            if !leader || !self.led.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(CommandFailure::NotLeader(kube.lease.clone()));
+            }
         }
         let base = baseline(&entry.runtime);
         let state = &mut entry.state;

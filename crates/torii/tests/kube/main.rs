@@ -15,6 +15,7 @@ mod cache;
 mod env;
 mod outage;
 mod rbac;
+mod rollout;
 mod status;
 mod traffic;
 
