@@ -614,48 +614,12 @@ pub mod rules {
     }
 }
 
-/// Fields that must not travel as trailers (RFC 9110 §6.5.1: framing, routing,
-/// authentication, request modifiers, response controls, content processing). A recipient
-/// may drop them from a trailer section, so they are left out when trailers are compared.
+/// Fields that must not travel as trailers (RFC 9110 §6.5.1), by torii-http1's own list: a
+/// recipient may drop them from a trailer section, so they are left out when trailers are
+/// compared (names that are not field names are kept).
 pub fn forbidden_trailer(name: &str) -> bool {
-    matches!(
-        name,
-        "content-length"
-            | "transfer-encoding"
-            | "trailer"
-            | "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "upgrade"
-            | "host"
-            | "te"
-            | "cache-control"
-            | "expect"
-            | "max-forwards"
-            | "pragma"
-            | "range"
-            | "if-match"
-            | "if-none-match"
-            | "if-modified-since"
-            | "if-unmodified-since"
-            | "if-range"
-            | "authorization"
-            | "proxy-authorization"
-            | "www-authenticate"
-            | "proxy-authenticate"
-            | "cookie"
-            | "set-cookie"
-            | "age"
-            | "date"
-            | "expires"
-            | "location"
-            | "retry-after"
-            | "vary"
-            | "warning"
-            | "content-encoding"
-            | "content-type"
-            | "content-range"
-    )
+    http::HeaderName::from_bytes(name.as_bytes())
+        .is_ok_and(|name| torii_http1::codec::is_forbidden_trailer(&name))
 }
 
 /// Whether the `TORII_FUZZ_KNOWN` environment variable (a comma-separated list) names

@@ -131,9 +131,13 @@ impl RolloutController {
         }
     }
 
-    /// Kubernetes mode and not the Lease holder.
+    /// Kubernetes mode and not driving rollouts: not the Lease holder, or a holder that has
+    /// not taken over from the status yet (its first tick as leader does; call with `entries`
+    /// locked, as `tick` sets `led` under that lock).
     fn follower(&self) -> Option<&StatusState> {
-        self.kube.get().filter(|kube| !*kube.leader.borrow())
+        self.kube.get().filter(|kube| {
+            !*kube.leader.borrow() || !self.led.load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 
     /// The state store, opened now if it was not yet; `None` (with the reason kept) when the
@@ -329,13 +333,9 @@ impl RolloutController {
         let now = now_ms();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get_mut(id).ok_or(CommandFailure::NotFound)?;
-        // Only a leader that has taken over (at its first tick as leader, from the status)
-        // drives: a command taken before that would be overwritten by the takeover.
-        if let Some(kube) = self.kube.get() {
-            let leader = *kube.leader.borrow();
-            if !leader || !self.led.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(CommandFailure::NotLeader(kube.lease.clone()));
-            }
+        // A command taken before the leader's takeover would be overwritten by it.
+        if let Some(kube) = self.follower() {
+            return Err(CommandFailure::NotLeader(kube.lease.clone()));
         }
         let base = baseline(&entry.runtime);
         let state = &mut entry.state;
